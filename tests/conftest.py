@@ -1,0 +1,46 @@
+"""Test-wide settings: no test writes into the project's MLflow store or data folders."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+
+# Set before kedro-mlflow reads conf/base/mlflow.yml in any test.
+_MLFLOW_DIR = Path(tempfile.mkdtemp(prefix="gz_evo_test_mlflow_"))
+os.environ["GZ_EVO_MLFLOW_URI"] = f"sqlite:///{_MLFLOW_DIR / 'mlflow.db'}"
+os.environ["KEDRO_DISABLE_TELEMETRY"] = "1"
+os.environ["DO_NOT_TRACK"] = "1"
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """``../shared/data``; tests that need it skip with a reason where it is absent."""
+    if not SHARED_DATA.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must have the real data at {SHARED_DATA}")
+        pytest.skip(f"real Galaxy Zoo data not found at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def project_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A throwaway copy of the project's configuration to run Kedro sessions in.
+
+    ``pyproject.toml`` and ``conf/`` are copied (the package is installed); data written by the run
+    lands under ``tmp_path``.
+    """
+    shutil.copy(PROJECT_ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    shutil.copytree(
+        PROJECT_ROOT / "conf", tmp_path / "conf", ignore=shutil.ignore_patterns("local")
+    )
+    (tmp_path / "conf" / "local").mkdir()
+    (tmp_path / "src").mkdir()  # Kedro wants it; gz_evo itself is imported from the install
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

@@ -1,0 +1,37 @@
+"""The Kedro project as a user runs it: a session, the default pipeline, one MLflow run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mlflow
+import pytest
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+
+
+def test_default_pipeline_runs_in_a_session_and_logs_one_mlflow_run(
+    project_copy: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = tmp_path_factory.mktemp("mlflow") / "mlflow.db"
+    monkeypatch.setenv("GZ_EVO_MLFLOW_URI", f"sqlite:///{store}")
+    bootstrap_project(project_copy)
+    with KedroSession.create(project_path=project_copy, env="test") as session:
+        session.run(pipeline_names=["__default__"])
+
+    schema = json.loads((project_copy / "data/03_primary/gz_evo_schema.json").read_text())
+    metrics = json.loads(
+        (project_copy / "data/08_reporting/gz_evo_schema_metrics.json").read_text()
+    )
+    assert metrics["schema_answers"] == schema["n_answers"] > 0
+
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{store}")
+    experiment = client.get_experiment_by_name("gz_evo")
+    runs = client.search_runs([experiment.experiment_id])
+    assert len(runs) == 1
+    run = runs[0]
+    assert run.data.metrics["gz_evo.schema_answers"] == schema["n_answers"]
+    # parameters are logged flat: one MLflow parameter per leaf of the parameters tree
+    assert "gz_evo.schema" in run.data.params
+    assert not any(value.startswith("{") for value in run.data.params.values())
