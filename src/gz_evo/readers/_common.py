@@ -1,0 +1,216 @@
+"""What every reader shares: reading selected columns, image path patterns, the canonical table."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import yaml
+
+from gz_evo.schema import Question, Schema, _campaign_files, load_campaign
+from gz_evo.validation import (
+    META_COLUMNS,
+    IngestionError,
+    check_images_exist,
+    check_totals,
+    check_unique_ids,
+    counts_to_int32,
+)
+
+PathLike = str | Path
+BINARY = pd.ArrowDtype(pa.binary())
+_PATTERN_FIELD = re.compile(r"\{(\w+)(?:\[(-?\d*):(-?\d*)\])?\}")
+
+
+def as_paths(paths: PathLike | Sequence[PathLike]) -> list[Path]:
+    paths = [paths] if isinstance(paths, str | Path) else list(paths)
+    if not paths:
+        raise IngestionError("<no files>", "no catalog file given (check the catalog's filepath)")
+    return [Path(p) for p in paths]
+
+
+def as_list(value: str | Sequence[str] | None) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
+def source_name(paths: Sequence[Path]) -> str:
+    return ", ".join(str(p) for p in paths)
+
+
+def campaign_suffix(campaign: str, campaign_dirs: Sequence[PathLike] = ()) -> str:
+    """The suffix a campaign's YAML appends to its questions (``-dr5``, ``-deep``)."""
+    data = yaml.safe_load(_campaign_files(campaign_dirs)[campaign].read_text())
+    return str(data.get("suffix") or "")
+
+
+def campaign_questions(
+    campaign: str, campaign_dirs: Sequence[PathLike] = ()
+) -> tuple[Schema, str, list[Question]]:
+    schema = load_campaign(campaign, campaign_dirs)
+    return schema, campaign_suffix(campaign, campaign_dirs), list(schema.questions)
+
+
+def header(path: Path) -> list[str]:
+    """Column names of a CSV or parquet file, without reading its rows."""
+    if not path.is_file():
+        raise IngestionError(str(path), "catalog file does not exist")
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        return list(pq.read_schema(path).names)
+    return list(pd.read_csv(path, nrows=0).columns)
+
+
+def read_columns(
+    path: Path, columns: Sequence[str], string_columns: Sequence[str] = ()
+) -> pd.DataFrame:
+    """Only ``columns`` of a CSV or parquet file; ``string_columns`` read as exact strings."""
+    strings = [c for c in string_columns if c in columns]
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(path, columns=list(columns))
+        frame = table.to_pandas()
+        for column in strings:
+            if frame[column].dtype != "str":
+                frame[column] = frame[column].astype("str")
+        return frame
+    return pd.read_csv(path, usecols=list(columns), dtype=dict.fromkeys(strings, "str"))[
+        list(columns)
+    ]
+
+
+def read_files(
+    paths: Sequence[Path],
+    select: Callable[[list[str], Path], list[str]],
+    string_columns: Sequence[str] = (),
+) -> pd.DataFrame:
+    """Concatenate the selected columns of several files (train/test splits, shards)."""
+    frames = [read_columns(p, select(header(p), p), string_columns) for p in paths]
+    if len(frames) == 1:
+        return frames[0]
+    return pd.concat(frames, ignore_index=True)
+
+
+def first_present(candidates: str | Sequence[str], columns: Sequence[str], what: str, source: str):
+    candidates = as_list(candidates)
+    for candidate in candidates:
+        if candidate in columns:
+            return candidate
+    raise IngestionError(source, f"no {what} column: looked for {', '.join(candidates)}")
+
+
+def pattern_columns(pattern: str | None) -> list[str]:
+    if pattern is None:
+        return []
+    return list(dict.fromkeys(name for name, _, _ in _PATTERN_FIELD.findall(pattern)))
+
+
+def render_pattern(pattern: str, frame: pd.DataFrame) -> pd.Series:
+    """Fill ``{column}`` / ``{column[a:b]}`` fields of an image path pattern, column-wise.
+
+    Python's format strings cannot slice (``{iauname[:4]}``), and Galaxy Zoo folders are named by
+    the first characters of the id, so this small template language does just that.
+    """
+    result = pd.Series("", index=frame.index, dtype="str")
+    position = 0
+    for match in _PATTERN_FIELD.finditer(pattern):
+        result = result + pattern[position : match.start()]
+        name, start, stop = match.groups()
+        if name not in frame.columns:
+            raise IngestionError(
+                "<image_pattern>", f"pattern {pattern!r} names a missing column", name
+            )
+        values = frame[name].astype("str")
+        if match.group(0).endswith("]}"):
+            values = values.str.slice(int(start) if start else None, int(stop) if stop else None)
+        result = result + values
+        position = match.end()
+    return result + pattern[position:]
+
+
+def join_image_dir(values: pd.Series, image_dir: PathLike | None) -> pd.Series:
+    """Relative image paths joined onto ``image_dir``; absolute paths and nulls unchanged."""
+    values = values.astype("str")
+    if image_dir is None:
+        return values
+    relative = values.notna() & ~values.str.startswith("/", na=False)
+    return values.where(~relative, str(image_dir).rstrip("/") + "/" + values)
+
+
+def build_canonical(
+    *,
+    campaign: str,
+    schema: Schema,
+    frame: pd.DataFrame,
+    ids: pd.Series,
+    column_map: Mapping[str, str],
+    zero_columns: Sequence[str] = (),
+    totals: Mapping[str, str] | None = None,
+    ra: pd.Series | None = None,
+    dec: pd.Series | None = None,
+    image_path: pd.Series | None = None,
+    image_bytes: pd.Series | pa.Array | None = None,
+    source: str,
+    check_images: bool = True,
+    id_column: str = "id_str",
+) -> pd.DataFrame:
+    """Assemble and check the canonical vote table from a file's columns.
+
+    ``column_map`` maps file columns to canonical answer columns; ``totals`` maps canonical
+    question names to the file's total-votes column, checked against the summed counts.
+    """
+    ids = ids.astype("str").reset_index(drop=True)
+    check_unique_ids(ids, source, id_column)
+    n_rows = len(ids)
+    counts: dict[str, np.ndarray] = {}
+    for file_column, canonical in column_map.items():
+        counts[canonical] = counts_to_int32(frame[file_column], ids, source, file_column)
+    for column in zero_columns:
+        counts[column] = np.zeros(n_rows, dtype=np.int32)
+    ordered = {column: counts[column] for column in schema.campaign_answer_columns(campaign)}
+    if totals:
+        questions = {q.name: q for q in schema.questions}
+        check_totals(
+            pd.DataFrame(ordered, copy=False),
+            {name: (column, frame[column]) for name, column in totals.items()},
+            questions,
+            ids,
+            source,
+        )
+    if image_path is not None:
+        image_path = image_path.astype("str").reset_index(drop=True)
+        if check_images:
+            check_images_exist(image_path, ids, source)
+    meta = {
+        "id_str": ids,
+        "campaign": pd.Series(np.full(n_rows, campaign, dtype=object), dtype="str"),
+        "ra": _float_or_null(ra, n_rows),
+        "dec": _float_or_null(dec, n_rows),
+        "image_path": image_path
+        if image_path is not None
+        else pd.Series(np.full(n_rows, None, dtype=object), dtype="str"),
+        "image_bytes": _binary_or_null(image_bytes, n_rows),
+    }
+    assert tuple(meta) == META_COLUMNS
+    return pd.DataFrame({**meta, **ordered}, copy=False)
+
+
+def _float_or_null(values: pd.Series | None, n_rows: int) -> pd.Series:
+    if values is None:
+        return pd.Series(np.full(n_rows, np.nan))
+    return pd.Series(pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64))
+
+
+def _binary_or_null(values: pd.Series | pa.Array | None, n_rows: int) -> pd.Series:
+    if values is None:
+        return pd.Series(pa.nulls(n_rows, pa.binary()), dtype=BINARY)
+    if isinstance(values, pa.ChunkedArray | pa.Array):
+        return pd.Series(values.cast(pa.binary()), dtype=BINARY)
+    return pd.Series(pa.array(values, type=pa.binary(), from_pandas=True), dtype=BINARY)

@@ -1,0 +1,102 @@
+"""The Hugging Face Galaxy Zoo layout (``mwalmsley/gz_evo``, ``gz_desi``, ``gz2``, ...).
+
+Each dataset is a set of parquet shards (``data/train-00000-of-00005.parquet``,
+``data/test-...``) with ``id_str``, ``dataset_name``, ``ra``, ``dec``, suffixed int32 counts,
+float32 ``_fraction`` and int32 ``{question}_total-votes``, and the image embedded in each row as
+the Hugging Face ``Image`` struct ``{bytes: binary, path: string}``. The encoded bytes go to
+``image_bytes`` without being decoded, and without passing through Python objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from gz_evo.readers._common import (
+    PathLike,
+    as_paths,
+    build_canonical,
+    campaign_questions,
+    header,
+    source_name,
+)
+from gz_evo.validation import IngestionError, match_vote_columns
+
+
+def read_huggingface(
+    paths: PathLike | Sequence[PathLike],
+    campaign: str,
+    *,
+    campaign_dirs: Sequence[PathLike] = (),
+    id_column: str = "id_str",
+    image_column: str | None = "image",
+    dataset_name: str | None = None,
+    missing_questions: str = "error",
+) -> pd.DataFrame:
+    """Parquet shards in the Hugging Face layout as the canonical vote table of ``campaign``.
+
+    ``dataset_name`` keeps only rows of that ``dataset_name`` (the combined ``gz_evo`` dataset
+    mixes campaigns); ``image_column=None`` reads votes only.
+    """
+    import pyarrow.parquet as pq
+
+    paths = as_paths(paths)
+    source = source_name(paths)
+    schema, suffix, questions = campaign_questions(campaign, campaign_dirs)
+    by_name = {q.name: q for q in questions}
+    tables, images = [], []
+    plan: dict = {}
+    for path in paths:
+        columns = header(path)
+        mapping, zero = match_vote_columns(
+            columns, by_name, str(path), suffix=suffix, missing_questions=missing_questions
+        )
+        totals = {n: f"{n}_total-votes" for n in by_name if f"{n}_total-votes" in columns}
+        for required in [id_column, *([image_column] if image_column else [])]:
+            if required not in columns:
+                raise IngestionError(str(path), "missing column", required)
+        extra = [c for c in ("ra", "dec") if c in columns]
+        wanted = [id_column, *extra, *mapping, *totals.values()]
+        if dataset_name is not None:
+            wanted.append("dataset_name")
+        table = pq.read_table(path, columns=list(dict.fromkeys(wanted)))
+        image = None
+        if image_column:
+            image = pq.read_table(path, columns=[image_column]).column(image_column)
+            image = _image_bytes(image)
+        if dataset_name is not None:
+            keep = pc.equal(table.column("dataset_name"), dataset_name)
+            table = table.filter(keep)
+            image = image.filter(keep) if image is not None else None
+        tables.append(table)
+        images.append(image)
+        plan.update(mapping=mapping, zero=zero, totals=totals)
+    table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+    frame = table.to_pandas()
+    image_bytes = None
+    if image_column:
+        image_bytes = pa.chunked_array([c for i in images for c in i.chunks], type=pa.binary())
+    return build_canonical(
+        campaign=campaign,
+        schema=schema,
+        frame=frame,
+        ids=frame[id_column],
+        column_map=plan["mapping"],
+        zero_columns=plan["zero"],
+        totals=plan["totals"],
+        ra=frame.get("ra"),
+        dec=frame.get("dec"),
+        image_bytes=image_bytes,
+        source=source,
+        id_column=id_column,
+    )
+
+
+def _image_bytes(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """The encoded bytes of an HF ``Image`` struct column (or of a plain binary column)."""
+    if pa.types.is_struct(column.type):
+        column = pc.struct_field(column, "bytes")
+    return column.cast(pa.binary())

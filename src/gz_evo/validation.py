@@ -1,0 +1,331 @@
+"""Checks on Galaxy Zoo vote catalogs, before and after they become canonical vote tables.
+
+Every check is columnar (numpy/pandas over whole columns) and raises :class:`IngestionError`,
+whose message names the file, the column and the ids of the offending rows, so a user can find
+the problem in their download. Readers call the raw-input checks (vote columns, counts, ids,
+totals, images); the ingestion pipeline then calls :func:`check_dependencies`, the only check that
+may drop rows (within a tolerance, and always into a report), and :func:`validate_canonical`, a
+pandera schema of the canonical table that every reader must produce.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from gz_evo.schema import Question, Schema
+
+#: Per-question fields that sit beside vote counts (``{question}_{field}``) and are not answers.
+COMPANION_FIELDS = frozenset({"total-votes", "total", "prediction-encoded", "semantic"})
+#: Columns every canonical vote table starts with, in this order, before the counts.
+META_COLUMNS = ("id_str", "campaign", "ra", "dec", "image_path", "image_bytes")
+#: How many ids an error message lists before it says "and N more".
+SHOWN_IDS = 5
+
+DROPPED_COLUMNS = (
+    "campaign",
+    "id_str",
+    "question",
+    "depends_on",
+    "question_votes",
+    "parent_votes",
+    "source",
+)
+
+
+class IngestionError(ValueError):
+    """A catalog cannot be ingested; the message names file, column and row ids."""
+
+    def __init__(
+        self, source: str, reason: str, column: str | None = None, ids: Sequence = ()
+    ) -> None:
+        self.source, self.reason, self.column = source, reason, column
+        self.ids = [str(i) for i in ids]
+        where = f"{source}" + (f", column {column!r}" if column else "")
+        message = f"{where}: {reason}"
+        if self.ids:
+            shown = ", ".join(self.ids[:SHOWN_IDS])
+            more = len(self.ids) - SHOWN_IDS
+            message += f" (id {shown}" + (f" and {more} more)" if more > 0 else ")")
+        super().__init__(message)
+
+
+# --- vote columns -------------------------------------------------------------------------------
+def match_vote_columns(
+    columns: Iterable[str],
+    questions: Mapping[str, Question],
+    source: str,
+    *,
+    suffix: str | None = None,
+    missing_questions: str = "error",
+    companion_fields: Iterable[str] = COMPANION_FIELDS,
+) -> tuple[dict[str, str], list[str]]:
+    """Map a file's vote columns to canonical answer columns, by name.
+
+    ``questions`` maps a question's name *as spelled in the file* (``bar`` in a DECaLS release,
+    ``bar-dr5`` in a suffixed catalog) to its schema question. A vote column is
+    ``{question}_{answer}``: both parts are free of ``_``, so ``_fraction`` and ``_debiased``
+    companions never match. Returns (file column -> canonical column, canonical columns to fill
+    with zeros). An answer the schema does not know, or (for suffixed files) a question with this
+    campaign's suffix that the schema does not know, is an error; so is a missing answer, unless
+    ``missing_questions="zero"`` and the whole question is absent (a campaign that never asked it).
+    """
+    if missing_questions not in ("error", "zero"):
+        raise ValueError(f"missing_questions must be 'error' or 'zero', not {missing_questions!r}")
+    fields = set(companion_fields)
+    mapping: dict[str, str] = {}
+    for column in columns:
+        if not isinstance(column, str) or column.count("_") != 1:
+            continue
+        name, answer = column.split("_")
+        question = questions.get(name)
+        if question is None:
+            if suffix and name.endswith(suffix) and answer not in fields:
+                raise IngestionError(
+                    source, f"unknown vote column: no question {name!r} in the schema", column
+                )
+            continue
+        if answer in question.answers:
+            canonical = f"{question.name}_{answer}"
+            if canonical in mapping.values():
+                raise IngestionError(source, f"vote column {canonical!r} appears twice", column)
+            mapping[column] = canonical
+        elif answer not in fields:
+            raise IngestionError(
+                source,
+                f"unknown vote column: question {question.name!r} has no answer {answer!r} "
+                f"(answers: {', '.join(question.answers)})",
+                column,
+            )
+    found = set(mapping.values())
+    zero: list[str] = []
+    for file_name, question in questions.items():
+        missing = [c for c in question.answer_columns if c not in found]
+        if not missing:
+            continue
+        if missing_questions == "zero" and len(missing) == len(question.answers):
+            zero.extend(missing)
+            continue
+        expected = [f"{file_name}_{c.rpartition('_')[2]}" for c in missing]
+        raise IngestionError(
+            source,
+            f"missing vote column(s) {', '.join(expected)} of question {question.name!r}"
+            + (
+                ""
+                if missing_questions == "zero"
+                else " (missing_questions: zero fills absent ones)"
+            ),
+            expected[0],
+        )
+    return mapping, zero
+
+
+# --- counts --------------------------------------------------------------------------------------
+def counts_to_int32(values: pd.Series, ids: pd.Series, source: str, column: str) -> np.ndarray:
+    """One column of raw counts as int32, refusing NaN, negative, non-integer or huge values."""
+    array = values.to_numpy()
+    if array.dtype.kind in "iu":
+        bad = array < 0
+        if bad.any():
+            raise IngestionError(source, "negative vote count", column, ids[bad])
+        if array.size and array.max() > np.iinfo(np.int32).max:
+            raise IngestionError(source, "vote count too large for int32", column)
+        return array.astype(np.int32, copy=False)
+    if array.dtype.kind == "b":
+        raise IngestionError(source, "vote counts are booleans, not integers", column)
+    try:
+        array = np.asarray(array, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise IngestionError(
+            source, f"vote counts are not numbers ({values.dtype})", column
+        ) from None
+    nan = np.isnan(array)
+    if nan.any():
+        raise IngestionError(source, "missing (NaN) vote count", column, ids[nan])
+    negative = array < 0
+    if negative.any():
+        raise IngestionError(source, "negative vote count", column, ids[negative])
+    fractional = array != np.floor(array)
+    if fractional.any():
+        raise IngestionError(source, "non-integer vote count", column, ids[fractional])
+    if array.size and array.max() > np.iinfo(np.int32).max:
+        raise IngestionError(source, "vote count too large for int32", column)
+    return array.astype(np.int32)
+
+
+def check_unique_ids(ids: pd.Series, source: str, column: str = "id_str") -> None:
+    missing = ids.isna().to_numpy()
+    if missing.any():
+        positions = np.flatnonzero(missing)
+        raise IngestionError(
+            source,
+            f"missing galaxy id in {missing.sum()} row(s) (row positions)",
+            column,
+            positions,
+        )
+    duplicated = ids.duplicated(keep=False).to_numpy()
+    if duplicated.any():
+        raise IngestionError(source, "duplicate galaxy id", column, ids[duplicated].unique())
+
+
+def check_totals(
+    counts: pd.DataFrame,
+    totals: Mapping[str, tuple[str, pd.Series]],
+    questions: Mapping[str, Question],
+    ids: pd.Series,
+    source: str,
+) -> None:
+    """Each published ``{question}_total-votes`` must equal the sum of that question's counts.
+
+    ``totals`` maps a canonical question name to (file column, its values); ``counts`` holds the
+    int32 canonical answer columns.
+    """
+    for name, (column, values) in totals.items():
+        question = questions[name]
+        answer_sum = np.zeros(len(counts), dtype=np.int64)
+        for answer_column in question.answer_columns:
+            answer_sum += counts[answer_column].to_numpy()
+        total = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        total = np.where(np.isnan(total), 0.0, total)
+        bad = total != answer_sum
+        if bad.any():
+            first = int(np.flatnonzero(bad)[0])
+            raise IngestionError(
+                source,
+                f"total disagrees with the sum of the answer counts in {bad.sum()} row(s) "
+                f"(first: total {total[first]:g}, answers sum to {answer_sum[first]})",
+                column,
+                ids[bad],
+            )
+
+
+def check_images_exist(paths: pd.Series, ids: pd.Series, source: str) -> None:
+    """Every non-null image path must be a file: one directory listing per folder, not per row."""
+    present = paths.notna().to_numpy()
+    if not present.any():
+        return
+    given = paths[present].astype(str)
+    folders = given.map(os.path.dirname, na_action="ignore")
+    names = given.map(os.path.basename, na_action="ignore")
+    exists = np.zeros(len(given), dtype=bool)
+    for folder, positions in folders.groupby(folders, sort=False).indices.items():
+        try:
+            listing = {e.name for e in os.scandir(folder or ".") if e.is_file()}
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        exists[positions] = names.iloc[positions].isin(listing).to_numpy()
+    if not exists.all():
+        missing = ~exists
+        first = given.iloc[int(np.flatnonzero(missing)[0])]
+        raise IngestionError(
+            source,
+            f"{missing.sum()} image file(s) do not exist (first: {first})",
+            "image_path",
+            ids[present][missing],
+        )
+
+
+# --- decision-tree consistency (may drop rows, within a tolerance) ----------------------------
+def check_dependencies(
+    table: pd.DataFrame, schema: Schema, campaign: str, tolerance: float, source: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Drop galaxies with more votes on a question than on the answer that leads to it.
+
+    Volunteers only reach a question through its parent answer, so ``sum(child answers) >
+    parent answer`` is a data error; real catalogs have a few. Up to ``tolerance`` (a fraction of
+    the rows) such galaxies are dropped and returned as a report (one row per violated question);
+    more than that is an error naming the worst column and its ids.
+    """
+    n_rows = len(table)
+    bad = np.zeros(n_rows, dtype=bool)
+    reports = []
+    for question in schema.campaign_questions(campaign):
+        if question.depends_on is None:
+            continue
+        votes = np.zeros(n_rows, dtype=np.int64)
+        for column in question.answer_columns:
+            votes += table[column].to_numpy()
+        parent = table[question.depends_on].to_numpy()
+        violation = votes > parent
+        if violation.any():
+            bad |= violation
+            reports.append(
+                pd.DataFrame(
+                    {
+                        "campaign": campaign,
+                        "id_str": table["id_str"].to_numpy()[violation],
+                        "question": question.name,
+                        "depends_on": question.depends_on,
+                        "question_votes": votes[violation],
+                        "parent_votes": parent[violation].astype(np.int64),
+                        "source": source,
+                    }
+                )
+            )
+    dropped = empty_dropped_report()
+    if reports:
+        dropped = pd.concat(reports, ignore_index=True)
+    n_bad = int(bad.sum())
+    if n_bad > tolerance * n_rows:
+        worst = dropped["question"].value_counts().index[0]
+        raise IngestionError(
+            source,
+            f"{n_bad} of {n_rows} galaxies have more votes on a question than on the answer it "
+            f"follows, above the tolerance {tolerance:g} (worst: {worst!r} vs "
+            f"{schema.question(worst).depends_on!r})",
+            f"{worst}_*",
+            dropped.loc[dropped["question"] == worst, "id_str"],
+        )
+    if n_bad:
+        return table.loc[~bad].reset_index(drop=True), dropped
+    return table, dropped
+
+
+def empty_dropped_report() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            name: pd.Series(dtype="int64" if name.endswith("votes") else "str")
+            for name in DROPPED_COLUMNS
+        }
+    )
+
+
+# --- the canonical table, as a pandera schema ----------------------------------------------------
+def canonical_schema(answer_columns: Sequence[str]):
+    """The pandera schema of a canonical vote table with these answer columns (in this order)."""
+    import pandera.pandas as pa
+
+    columns = {
+        "id_str": pa.Column(str, unique=True, nullable=False),
+        "campaign": pa.Column(str, nullable=False),
+        "ra": pa.Column("float64", nullable=True),
+        "dec": pa.Column("float64", nullable=True),
+        "image_path": pa.Column(str, nullable=True),
+        "image_bytes": pa.Column(nullable=True),
+    }
+    for column in answer_columns:
+        columns[column] = pa.Column("int32", pa.Check.ge(0), nullable=False)
+    return pa.DataFrameSchema(columns, strict=True, ordered=True)
+
+
+def validate_canonical(table: pd.DataFrame, answer_columns: Sequence[str], source: str) -> None:
+    """Raise :class:`IngestionError` unless ``table`` is a canonical vote table (pandera)."""
+    import pandera.errors
+
+    try:
+        canonical_schema(answer_columns).validate(table, lazy=True)
+    except pandera.errors.SchemaErrors as errors:
+        cases = errors.failure_cases
+        first = cases.iloc[0]
+        index = cases["index"].dropna()
+        ids = table["id_str"].iloc[index.astype(int)] if len(index) else ()
+        raise IngestionError(
+            source,
+            f"not a canonical vote table: {first['check']} "
+            f"(failure case {first['failure_case']!r})",
+            None if pd.isna(first["column"]) else str(first["column"]),
+            ids,
+        ) from None
