@@ -232,17 +232,19 @@ def write_huggingface(folder: Path, n: int = 30, seed: int = 3, campaign: str = 
     return {"paths": paths, "ids": ids, "votes": votes, "blobs": blobs}
 
 
-def write_user_campaign(campaign_dir: Path) -> Path:
+def write_user_campaign(campaign_dir: Path, name: str = USER_CAMPAIGN["name"]) -> Path:
     campaign_dir.mkdir(parents=True, exist_ok=True)
-    path = campaign_dir / f"{USER_CAMPAIGN['name']}.yaml"
-    path.write_text(yaml.safe_dump(USER_CAMPAIGN, sort_keys=False))
+    path = campaign_dir / f"{name}.yaml"
+    path.write_text(yaml.safe_dump({**USER_CAMPAIGN, "name": name}, sort_keys=False))
     return path
 
 
-def write_user(folder: Path, campaign_dir: Path, n: int = 20, seed: int = 4) -> dict:
+def write_user(
+    folder: Path, campaign_dir: Path, n: int = 20, seed: int = 4, name: str = USER_CAMPAIGN["name"]
+) -> dict:
     """``votes.csv`` (``id_str``, ``file_loc`` relative to the folder, suffixed counts) + YAML."""
-    write_user_campaign(campaign_dir)
-    schema = load_campaign(USER_CAMPAIGN["name"], [campaign_dir])
+    write_user_campaign(campaign_dir, name)
+    schema = load_campaign(name, [campaign_dir])
     rng = np.random.default_rng(seed)
     votes = tree_votes(schema, n, rng, mean_total=20)
     ids = np.array([f"deep-{i:04d}" for i in range(n)])
@@ -266,3 +268,16 @@ def write_image_catalog(folder: Path, n: int = 10, prefix: str = "unl", labels: 
     for i in ids:
         tiny_image(folder / "images" / f"{i}.png")
     return {"path": folder / "catalog.csv", "ids": ids, "frame": frame}
+
+
+def write_universe(raw: Path, campaign_dir: Path, n: int = 12) -> dict:
+    """The demo universe's raw layout (data/01_raw/demo/...) in the real formats, tiny."""
+    return {
+        "dr5": write_decals(raw / "dr5", n=n),
+        "dr8": write_huggingface(raw / "dr8", n=n),
+        "gz2": write_gz2_hart(raw / "gz2", n=n),
+        "candels": write_galaxy_datasets(raw / "candels", n=n),
+        "demo_deep": write_user(raw / "demo_deep", campaign_dir, n=n, name="demo_deep"),
+        "unlabelled": write_image_catalog(raw / "unlabelled", n=5),
+        "downstream": write_image_catalog(raw / "downstream", n=6, prefix="ds", labels=True),
+    }

@@ -40,7 +40,7 @@ def test_counts_map_to_modern_names_and_ids_stay_exact(tmp_path: Path):
 def test_unknown_hart_count_column_is_an_error(tmp_path: Path):
     written = write_gz2_hart(tmp_path / "gz2", n=4)
     raw = pd.read_csv(written["path"])
-    raw["t12_clumpy_a39_yes_count"] = 0
+    raw = raw.assign(**{"t12_clumpy_a39_yes_count": 0})
     raw.to_csv(written["path"], index=False)
     with pytest.raises(IngestionError, match="t12_clumpy_a39_yes_count"):
         read_gz2_hart(written["path"])

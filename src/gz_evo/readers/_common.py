@@ -175,6 +175,12 @@ def build_canonical(
     for column in zero_columns:
         counts[column] = np.zeros(n_rows, dtype=np.int32)
     ordered = {column: counts[column] for column in schema.campaign_answer_columns(campaign)}
+    zeroed = set(zero_columns)
+    totals = {
+        name: column
+        for name, column in (totals or {}).items()
+        if not zeroed.issuperset(schema.question(name).answer_columns)
+    }
     if totals:
         questions = {q.name: q for q in schema.questions}
         check_totals(

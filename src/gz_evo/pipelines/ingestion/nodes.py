@@ -1,0 +1,119 @@
+"""Thin nodes over ``gz_evo.readers`` and ``gz_evo.validation``.
+
+No deep-learning library is imported here: ``kedro run --pipelines ingestion`` stays light.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+
+from gz_evo.datasets.raw import RawCatalog
+from gz_evo.readers import READERS, read_downstream_catalog, read_image_catalog
+from gz_evo.readers._common import source_name
+from gz_evo.schema import load_campaign
+from gz_evo.validation import check_dependencies, empty_dropped_report, validate_canonical
+
+logger = logging.getLogger(__name__)
+
+
+def _reader_options(raw: RawCatalog, settings: dict, check_images: bool) -> dict:
+    options = {"check_images": check_images, **dict(settings.get("options") or {})}
+    if raw.image_dir is not None:
+        options.setdefault("image_dir", str(raw.image_dir))
+    options.update({role: str(path) for role, path in raw.files.items()})
+    return options
+
+
+def ingest_campaign(
+    raw: RawCatalog,
+    settings: dict,
+    tolerance: float,
+    check_images: bool,
+    campaign_dirs: list[str],
+    campaign: str,
+) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Read one campaign with its reader, drop tree-inconsistent rows (reported), validate.
+
+    ``settings`` is ``ingestion.campaigns.<campaign>``: ``reader`` (a name in
+    ``gz_evo.readers.READERS``), ``options`` (the reader's keyword arguments), and optionally
+    ``enabled: false`` for a campaign you have no data for (an empty table).
+    """
+    schema = load_campaign(campaign, campaign_dirs)
+    source = source_name(raw.paths)
+    if not settings.get("enabled", True):
+        logger.info("campaign %s is disabled: writing an empty vote table", campaign)
+        empty = _empty_table(schema.answer_columns)
+        return empty, empty_dropped_report(), {"rows_read": 0, "rows_kept": 0, "rows_dropped": 0}
+    reader_name = settings["reader"]
+    if reader_name not in READERS:
+        raise ValueError(
+            f"ingestion.campaigns.{campaign}.reader: unknown reader {reader_name!r}; "
+            f"choose one of {', '.join(READERS)}"
+        )
+    options = _reader_options(raw, settings, check_images)
+    if reader_name == "huggingface":
+        options.pop("check_images", None)
+        options.pop("image_dir", None)
+    table = READERS[reader_name](list(raw.paths), campaign, campaign_dirs=campaign_dirs, **options)
+    rows_read = len(table)
+    table, dropped = check_dependencies(table, schema, campaign, tolerance, source)
+    validate_canonical(table, schema.answer_columns, source)
+    logger.info(
+        "%s (%s reader): %d galaxies, %d dropped by the decision-tree check",
+        campaign,
+        reader_name,
+        len(table),
+        rows_read - len(table),
+    )
+    stats = {
+        "rows_read": rows_read,
+        "rows_kept": len(table),
+        "rows_dropped": rows_read - len(table),
+    }
+    return table, dropped, stats
+
+
+def _empty_table(answer_columns: list[str]) -> pd.DataFrame:
+    from gz_evo.readers._common import BINARY
+
+    columns = {
+        "id_str": pd.Series(dtype="str"),
+        "campaign": pd.Series(dtype="str"),
+        "ra": pd.Series(dtype="float64"),
+        "dec": pd.Series(dtype="float64"),
+        "image_path": pd.Series(dtype="str"),
+        "image_bytes": pd.Series(dtype=BINARY),
+    }
+    columns.update({c: pd.Series(dtype="int32") for c in answer_columns})
+    return pd.DataFrame(columns)
+
+
+def ingest_unlabelled(raw: RawCatalog, settings: dict, check_images: bool) -> pd.DataFrame:
+    """Images without votes, as canonical rows with no vote columns."""
+    options = _reader_options(raw, settings, check_images)
+    return read_image_catalog(list(raw.paths), **options)
+
+
+def ingest_downstream(raw: RawCatalog, settings: dict, check_images: bool) -> pd.DataFrame:
+    """The downstream-task catalog: ``id_str``, ``image_path`` and its label columns."""
+    options = _reader_options(raw, settings, check_images)
+    return read_downstream_catalog(list(raw.paths), **options)
+
+
+def build_ingestion_report(
+    campaigns: list[str], *results: dict | pd.DataFrame
+) -> tuple[pd.DataFrame, dict]:
+    """Every dropped row (a table) and per-campaign counts (JSON, DVC metrics).
+
+    ``results`` alternate (stats, dropped) per campaign, in ``campaigns`` order.
+    """
+    stats, dropped = results[0::2], results[1::2]
+    frames = [d for d in dropped if len(d)]
+    table = pd.concat(frames, ignore_index=True) if frames else empty_dropped_report()
+    summary = {name: dict(s) for name, s in zip(campaigns, stats, strict=True)}
+    summary["total"] = {
+        key: sum(s[key] for s in stats) for key in ("rows_read", "rows_kept", "rows_dropped")
+    }
+    return table, summary

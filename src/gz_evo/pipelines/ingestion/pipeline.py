@@ -1,0 +1,81 @@
+"""Wiring of the ``ingestion`` pipeline: one node per raw source, then one report."""
+
+from __future__ import annotations
+
+from functools import partial, update_wrapper
+
+from kedro.pipeline import Node, Pipeline
+
+from gz_evo.pipelines.ingestion.nodes import (
+    build_ingestion_report,
+    ingest_campaign,
+    ingest_downstream,
+    ingest_unlabelled,
+)
+
+#: The campaign sources: each has a catalog entry ``raw_<name>``, parameters
+#: ``ingestion.campaigns.<name>`` and an output ``<name>_votes``. Add a name here (and those two
+#: entries) to ingest another campaign; set ``enabled: false`` for one you have no data for.
+CAMPAIGN_SOURCES: tuple[str, ...] = ("dr5", "dr8", "gz2", "candels", "demo_deep")
+
+
+def _for_campaign(campaign: str):
+    function = partial(ingest_campaign, campaign=campaign)
+    update_wrapper(function, ingest_campaign)
+    return function
+
+
+def _report(*results):
+    return build_ingestion_report(list(CAMPAIGN_SOURCES), *results)
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    nodes = [
+        Node(
+            _for_campaign(campaign),
+            inputs=[
+                f"raw_{campaign}",
+                f"params:ingestion.campaigns.{campaign}",
+                "params:ingestion.tolerance",
+                "params:ingestion.check_images",
+                "params:campaign_dirs",
+            ],
+            outputs=[f"{campaign}_votes", f"{campaign}_dropped", f"{campaign}_ingestion_stats"],
+            name=f"ingest_{campaign}",
+        )
+        for campaign in CAMPAIGN_SOURCES
+    ]
+    report_inputs = [
+        name
+        for campaign in CAMPAIGN_SOURCES
+        for name in (f"{campaign}_ingestion_stats", f"{campaign}_dropped")
+    ]
+    nodes += [
+        Node(
+            ingest_unlabelled,
+            inputs=[
+                "raw_unlabelled",
+                "params:ingestion.unlabelled",
+                "params:ingestion.check_images",
+            ],
+            outputs="unlabelled_images",
+            name="ingest_unlabelled",
+        ),
+        Node(
+            ingest_downstream,
+            inputs=[
+                "raw_downstream",
+                "params:ingestion.downstream",
+                "params:ingestion.check_images",
+            ],
+            outputs="downstream_catalog",
+            name="ingest_downstream",
+        ),
+        Node(
+            _report,
+            inputs=report_inputs,
+            outputs=["ingestion_dropped", "ingestion_report"],
+            name="build_ingestion_report",
+        ),
+    ]
+    return Pipeline(nodes)

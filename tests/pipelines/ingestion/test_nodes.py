@@ -1,0 +1,74 @@
+"""The ingestion nodes, called directly on fixtures in the real layouts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from gz_evo.datasets.raw import RawCatalogDataset
+from gz_evo.pipelines.ingestion.nodes import build_ingestion_report, ingest_campaign
+from gz_evo.validation import IngestionError
+from tests.gz_fixtures import write_decals
+
+SETTINGS = {"reader": "decals", "options": {"image_pattern": "{iauname[:4]}/{iauname}.png"}}
+
+
+@pytest.fixture
+def raw_dr5(tmp_path: Path):
+    written = write_decals(tmp_path / "dr5", n=20)
+    dataset = RawCatalogDataset(filepath=str(written["path"]), image_dir=str(written["image_dir"]))
+    return written, dataset.load()
+
+
+def test_ingest_campaign_reads_checks_and_reports(raw_dr5):
+    _, raw = raw_dr5
+    table, dropped, stats = ingest_campaign(raw, SETTINGS, 0.01, True, [], campaign="dr5")
+    assert len(table) == 20 and dropped.empty
+    assert stats == {"rows_read": 20, "rows_kept": 20, "rows_dropped": 0}
+    assert table["image_path"].notna().all()
+
+
+def test_rows_breaking_the_tree_are_dropped_into_the_report(raw_dr5):
+    written, raw = raw_dr5
+    frame = pd.read_csv(written["path"], dtype={"iauname": str})
+    frame.loc[4, "bar_strong"] = frame.loc[4, "disk-edge-on_no"] + 5
+    frame.loc[4, "bar_total-votes"] = frame.loc[4, ["bar_strong", "bar_weak", "bar_no"]].sum()
+    frame.to_csv(written["path"], index=False)
+    table, dropped, stats = ingest_campaign(raw, SETTINGS, 0.1, True, [], campaign="dr5")
+    assert stats["rows_dropped"] == 1 and written["ids"][4] not in set(table["id_str"])
+    assert dropped["id_str"].tolist() == [written["ids"][4]]
+    report, summary = build_ingestion_report(["dr5"], stats, dropped)
+    assert summary["dr5"]["rows_dropped"] == summary["total"]["rows_dropped"] == 1
+    assert report["question"].tolist() == ["bar-dr5"]
+    with pytest.raises(IngestionError, match="above the tolerance"):
+        ingest_campaign(raw, SETTINGS, 0.0, True, [], campaign="dr5")
+
+
+def test_disabled_campaign_gives_an_empty_canonical_table(tmp_path: Path):
+    raw = RawCatalogDataset(filepath=str(tmp_path / "absent.csv")).load()
+    table, _, stats = ingest_campaign(
+        raw, {"enabled": False, "reader": "decals"}, 0.01, True, [], campaign="dr8"
+    )
+    assert len(table) == 0 and "bar-dr8_strong" in table.columns and stats["rows_read"] == 0
+
+
+def test_unknown_reader_names_the_parameter(raw_dr5):
+    _, raw = raw_dr5
+    with pytest.raises(ValueError, match=r"ingestion.campaigns.dr5.reader"):
+        ingest_campaign(raw, {"reader": "fits"}, 0.01, True, [], campaign="dr5")
+
+
+def test_raw_dataset_globs_and_never_writes(tmp_path: Path):
+    (tmp_path / "data").mkdir()
+    for name in ("train-00000-of-00001.parquet", "test-00000-of-00001.parquet"):
+        (tmp_path / "data" / name).write_bytes(b"")
+    dataset = RawCatalogDataset(filepath=str(tmp_path / "data" / "*.parquet"))
+    assert [p.name for p in dataset.load().paths] == [
+        "test-00000-of-00001.parquet",
+        "train-00000-of-00001.parquet",
+    ]
+    assert dataset.exists()
+    with pytest.raises(Exception, match="raw input"):
+        dataset.save(pd.DataFrame())
