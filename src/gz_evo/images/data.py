@@ -1,0 +1,408 @@
+"""Lightning data modules: GZ-Evo shards (labelled + unlabelled) and downstream image catalogs.
+
+Imports torch and lightning at module level: only the model pipelines import this module (through
+``gz_evo.images.GZEvoDataModule``, resolved lazily).
+
+    shards = catalog.load("image_shards")                     # a ShardSet handle
+    dm = GZEvoDataModule(shards, schema, batch_size=64, num_workers=4, seed=42,
+                         include_unlabelled=True)
+    for batch in dm.train_dataloader():
+        batch["image"]     # uint8[B, 3, H, W]
+        batch["counts"]    # int32[B, A], schema answer order; zeros for unlabelled galaxies
+        batch["labelled"]  # bool[B]
+        batch["key"]       # list[str], "{campaign}/{id_str}"
+
+Each pass over a train loader is one epoch: its shard order and shuffle buffer are seeded by
+``(seed, epoch)``, and under DDP each rank reads its own contiguous part of the epoch's stream
+(:func:`gz_evo.images.shards.plan_epoch`), padded to equal length so ranks step together.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import DataLoader, Dataset, IterableDataset, get_worker_info
+
+from gz_evo.images.decode import BadImage, DecodeConfig, load_galaxy
+from gz_evo.images.shards import ShardInfo, ShardSet, iter_plan, plan_epoch, shuffled
+from gz_evo.schema import Schema
+
+
+def _distributed() -> tuple[int, int]:
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
+
+
+class ShardStream(IterableDataset):
+    """Stream samples of some shards: this rank's and this worker's part of the epoch only.
+
+    ``column_index`` maps the shards' answer columns to the schema's order (counts of the schema
+    column ``j`` come from shard column ``column_index[j]``).
+    """
+
+    def __init__(
+        self,
+        shards: Sequence[ShardInfo],
+        encoding: str,
+        n_answers: int,
+        *,
+        seed: int,
+        shuffle: bool,
+        shuffle_buffer: int = 1000,
+        even: bool = False,
+        column_index: np.ndarray | None = None,
+        storage_options: dict | None = None,
+    ) -> None:
+        super().__init__()
+        self.shards = list(shards)
+        self.encoding, self.n_answers = encoding, n_answers
+        self.seed, self.shuffle, self.shuffle_buffer, self.even = (
+            seed,
+            shuffle,
+            shuffle_buffer,
+            even,
+        )
+        self.column_index = column_index
+        self.storage_options = storage_options
+        self.epoch, self.rank, self.world_size = 0, 0, 1
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def set_distributed(self, rank: int, world_size: int) -> None:
+        self.rank, self.world_size = int(rank), int(world_size)
+
+    def plan(self, worker: int = 0, num_workers: int = 1) -> list[tuple[int, int, int]]:
+        return plan_epoch(
+            [shard.n_samples for shard in self.shards],
+            seed=self.seed,
+            epoch=self.epoch,
+            shuffle=self.shuffle,
+            rank=self.rank,
+            world_size=self.world_size,
+            worker=worker,
+            num_workers=num_workers,
+            even=self.even,
+        )
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        info = get_worker_info()
+        worker, num_workers = (0, 1) if info is None else (info.id, info.num_workers)
+        segments = self.plan(worker, num_workers)
+        samples = iter_plan(self.shards, segments, self.encoding, self.storage_options)
+        if self.shuffle:
+            rng = np.random.default_rng([self.seed, self.epoch, self.rank, worker])
+            samples = shuffled(samples, self.shuffle_buffer, rng)
+        for sample in samples:
+            counts = sample["counts"]
+            if not sample["labelled"]:
+                counts = np.zeros(self.n_answers, dtype=np.int32)
+            elif self.column_index is not None:
+                counts = counts[self.column_index]
+            yield {
+                "image": torch.from_numpy(np.ascontiguousarray(sample["image"].transpose(2, 0, 1))),
+                "counts": torch.from_numpy(np.ascontiguousarray(counts, dtype=np.int32)),
+                "labelled": bool(sample["labelled"]),
+                "key": sample["key"],
+            }
+
+
+class EpochDataLoader(DataLoader):
+    """A DataLoader whose every ``iter()`` is the next epoch of its :class:`ShardStream`."""
+
+    def __init__(self, *args: Any, first_epoch: int = 0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.next_epoch = first_epoch
+
+    def __iter__(self) -> Any:
+        self.dataset.set_epoch(self.next_epoch)  # workers copy the dataset when iteration starts
+        self.next_epoch += 1
+        return super().__iter__()
+
+
+def _as_schema(schema: Schema | dict | str) -> Schema:
+    if isinstance(schema, Schema):
+        return schema
+    if isinstance(schema, dict):
+        return Schema.from_dict(schema)
+    return Schema.from_json(schema)
+
+
+def column_index(shard_columns: Sequence[str], schema_columns: Sequence[str]) -> np.ndarray | None:
+    """Index into the shards' counts giving the schema's answer order (None when identical)."""
+    if list(shard_columns) == list(schema_columns):
+        return None
+    where = {column: i for i, column in enumerate(shard_columns)}
+    missing = [column for column in schema_columns if column not in where]
+    if missing:
+        raise ValueError(f"shards have no counts for schema answer column(s) {missing[:5]}")
+    return np.array([where[column] for column in schema_columns], dtype=np.int64)
+
+
+class GZEvoDataModule(L.LightningDataModule):
+    """Batches of GZ-Evo galaxies from shards (see the module docstring for the batch layout).
+
+    Args:
+        shards: the ``image_shards`` handle (:class:`ShardSet`) or its directory / URL.
+        schema: the GZ-Evo schema (object, dict or JSON); fixes the order of ``counts``.
+        batch_size, num_workers: as for a DataLoader; batches are formed per worker.
+        seed: seeds shard order and shuffling, with the epoch.
+        include_unlabelled: mix the unlabelled split into training batches (``labelled`` False).
+        shuffle_buffer: samples held per worker for shuffling.
+        pin_memory, prefetch_factor: passed to the DataLoaders.
+    """
+
+    def __init__(
+        self,
+        shards: ShardSet | str | Path,
+        schema: Schema | dict | str,
+        batch_size: int = 32,
+        num_workers: int = 0,
+        seed: int = 42,
+        include_unlabelled: bool = False,
+        shuffle_buffer: int = 1000,
+        pin_memory: bool = False,
+        prefetch_factor: int | None = None,
+        storage_options: dict | None = None,
+    ) -> None:
+        super().__init__()
+        self.shards = shards if isinstance(shards, ShardSet) else ShardSet.open(shards)
+        self.schema = _as_schema(schema)
+        self.batch_size, self.num_workers, self.seed = batch_size, num_workers, seed
+        self.include_unlabelled = include_unlabelled
+        self.shuffle_buffer, self.pin_memory = shuffle_buffer, pin_memory
+        self.prefetch_factor, self.storage_options = prefetch_factor, storage_options
+        self.column_index = column_index(self.shards.answer_columns, self.schema.answer_columns)
+        self._train_loader: EpochDataLoader | None = None
+
+    @property
+    def image_size(self) -> int:
+        return self.shards.image_size
+
+    def _rank(self) -> tuple[int, int]:
+        trainer = getattr(self, "trainer", None)
+        if trainer is not None:
+            return trainer.global_rank, trainer.world_size
+        return _distributed()
+
+    def stream(self, splits: Sequence[str], shuffle: bool, even: bool) -> ShardStream:
+        """A :class:`ShardStream` over the given splits, for this process's rank."""
+        shards = [shard for split in splits for shard in self.shards.shards(split)]
+        stream = ShardStream(
+            shards,
+            self.shards.encoding,
+            self.schema.n_answers,
+            seed=self.seed,
+            shuffle=shuffle,
+            shuffle_buffer=self.shuffle_buffer,
+            even=even,
+            column_index=self.column_index,
+            storage_options=self.storage_options,
+        )
+        stream.set_distributed(*self._rank())
+        return stream
+
+    def dataloader(
+        self, splits: str | Sequence[str], shuffle: bool = False, even: bool = False
+    ) -> EpochDataLoader:
+        """A loader over one split or several (each pass = next epoch)."""
+        splits = [splits] if isinstance(splits, str) else list(splits)
+        extra = {"prefetch_factor": self.prefetch_factor} if self.num_workers else {}
+        return EpochDataLoader(
+            self.stream(splits, shuffle=shuffle, even=even),
+            batch_size=self.batch_size,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            persistent_workers=False,
+            **extra,
+        )
+
+    def train_splits(self) -> list[str]:
+        return ["train", "unlabelled"] if self.include_unlabelled else ["train"]
+
+    def train_dataloader(self) -> EpochDataLoader:
+        if self._train_loader is None:
+            self._train_loader = self.dataloader(self.train_splits(), shuffle=True, even=True)
+        return self._train_loader
+
+    def val_dataloader(self) -> EpochDataLoader:
+        return self.dataloader("val")
+
+    def test_dataloader(self) -> EpochDataLoader:
+        return self.dataloader("test")
+
+    def predict_dataloader(self) -> EpochDataLoader:
+        return self.dataloader("test")
+
+    def unlabelled_dataloader(self) -> EpochDataLoader:
+        return self.dataloader("unlabelled")
+
+    def steps_per_epoch(self, splits: Sequence[str] | None = None) -> int:
+        """Training batches per epoch on this rank (for learning-rate schedules)."""
+        stream = self.stream(splits or self.train_splits(), shuffle=True, even=True)
+        workers = max(self.num_workers, 1)
+        return sum(
+            math.ceil(
+                sum(stop - start for _, start, stop in stream.plan(w, workers)) / self.batch_size
+            )
+            for w in range(workers)
+        )
+
+    def state_dict(self) -> dict[str, Any]:
+        loader = self._train_loader
+        return {"next_epoch": 0 if loader is None else loader.next_epoch}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.train_dataloader().next_epoch = int(state_dict.get("next_epoch", 0))
+
+
+# ---- downstream ----------------------------------------------------------------------------------
+class _TensorDataset(Dataset):
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, ids: list[str]) -> None:
+        self.images, self.labels, self.ids = images, labels, ids
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return {"image": self.images[index], "label": self.labels[index], "id_str": self.ids[index]}
+
+
+def encode_labels(table: pd.DataFrame, columns: Sequence[str]) -> tuple[torch.Tensor, dict]:
+    """Label columns as a tensor: integer codes for text/categorical/int columns, else floats.
+
+    Returns ``(labels, classes)``: ``labels`` is ``[N]`` for one column and ``[N, L]`` for
+    several; ``classes[column]`` lists a coded column's categories in code order.
+    """
+    classes: dict[str, list] = {}
+    encoded = []
+    for column in columns:
+        values = table[column]
+        if values.isna().any():
+            row = values[values.isna()].index[0]
+            raise ValueError(f"downstream catalog: label column {column!r} is empty at row {row}")
+        if pd.api.types.is_float_dtype(values):
+            encoded.append(values.to_numpy(np.float32))
+            continue
+        categories = sorted(values.unique().tolist())
+        classes[column] = categories
+        codes = {value: code for code, value in enumerate(categories)}
+        encoded.append(values.map(codes).to_numpy(np.int64))
+    floats = any(array.dtype == np.float32 for array in encoded)
+    stacked = np.stack([a.astype(np.float32 if floats else np.int64) for a in encoded], axis=1)
+    labels = torch.from_numpy(stacked[:, 0] if len(columns) == 1 else stacked)
+    return labels, classes
+
+
+class DownstreamDataModule(L.LightningDataModule):
+    """A small labelled image catalog (``id_str``, ``image_path`` or ``image_bytes``, labels).
+
+    Images are decoded, checked and resized once in :meth:`setup` and kept in memory as uint8;
+    bad images are dropped and listed in ``self.bad``. Splits come from a ``split`` column when
+    the catalog has one, else from a seeded shuffle (``val_fraction``, ``test_fraction``);
+    ``train_size`` keeps only the first N training galaxies of a seeded order (label budgets).
+    Batches: ``{"image": uint8[B, 3, S, S], "label": Tensor[B] or [B, L], "id_str": list[str]}``.
+    """
+
+    def __init__(
+        self,
+        catalog: pd.DataFrame,
+        label_columns: str | Sequence[str],
+        image_size: int = 64,
+        batch_size: int = 32,
+        num_workers: int = 0,
+        seed: int = 42,
+        val_fraction: float = 0.2,
+        test_fraction: float = 0.2,
+        train_size: int | None = None,
+        image_root: str | Path = ".",
+        decode_config: DecodeConfig | None = None,
+    ) -> None:
+        super().__init__()
+        self.catalog = catalog.reset_index(drop=True)
+        self.label_columns = (
+            [label_columns] if isinstance(label_columns, str) else list(label_columns)
+        )
+        self.image_size, self.batch_size, self.num_workers = image_size, batch_size, num_workers
+        self.seed, self.val_fraction, self.test_fraction = seed, val_fraction, test_fraction
+        self.train_size, self.image_root = train_size, Path(image_root)
+        self.decode_config = decode_config
+        self.datasets: dict[str, _TensorDataset] = {}
+        self.classes: dict[str, list] = {}
+        self.bad: pd.DataFrame = pd.DataFrame(columns=["id_str", "file", "reason", "detail"])
+
+    def _splits(self, n: int) -> np.ndarray:
+        if "split" in self.catalog.columns:
+            return self.catalog["split"].astype(str).to_numpy()
+        order = np.random.default_rng(self.seed).permutation(n)
+        n_test, n_val = round(n * self.test_fraction), round(n * self.val_fraction)
+        splits = np.empty(n, dtype=object)
+        splits[order[:n_test]] = "test"
+        splits[order[n_test : n_test + n_val]] = "val"
+        splits[order[n_test + n_val :]] = "train"
+        return splits
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.datasets:
+            return
+        table = self.catalog
+        labels, self.classes = encode_labels(table, self.label_columns)
+        paths = table["image_path"] if "image_path" in table else [None] * len(table)
+        blobs = table["image_bytes"] if "image_bytes" in table else [None] * len(table)
+        images, keep, bad = [], [], []
+        for row, (id_str, path, blob) in enumerate(zip(table["id_str"], paths, blobs, strict=True)):
+            try:
+                pixels = load_galaxy(
+                    path, blob, self.image_size, self.image_root, self.decode_config
+                )
+            except BadImage as error:
+                bad.append((id_str, str(path), error.reason, error.detail))
+                continue
+            images.append(torch.from_numpy(pixels.transpose(2, 0, 1).copy()))
+            keep.append(row)
+        self.bad = pd.DataFrame(bad, columns=["id_str", "file", "reason", "detail"])
+        splits = self._splits(len(table))[keep]
+        stacked = (
+            torch.stack(images)
+            if images
+            else torch.zeros(0, 3, self.image_size, self.image_size, dtype=torch.uint8)
+        )
+        kept_labels, ids = labels[keep], table["id_str"].astype(str).to_numpy()[keep]
+        for split in ("train", "val", "test"):
+            rows = np.flatnonzero(splits == split)
+            if split == "train" and self.train_size is not None:
+                rows = np.random.default_rng([self.seed, 1]).permutation(rows)[: self.train_size]
+                rows = np.sort(rows)
+            self.datasets[split] = _TensorDataset(
+                stacked[rows], kept_labels[rows], ids[rows].tolist()
+            )
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        generator = torch.Generator().manual_seed(self.seed)
+        return DataLoader(
+            self.datasets[split],
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            generator=generator,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)

@@ -1,0 +1,200 @@
+"""Data modules: the batch contract, DDP x worker splits through real DataLoaders, determinism."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from gz_evo.images import DownstreamDataModule, GZEvoDataModule, ShardSet
+from gz_evo.images.build import ShardSpec, build_shards
+from gz_evo.schema import Question, Schema
+from tests.images.galaxies import ANSWERS, catalog, encode, galaxy, unlabelled
+
+SCHEMA = Schema(
+    (
+        Question("smooth-or-featured-t", ("smooth", "featured"), campaign="t"),
+        Question("bar-t", ("yes", "no"), campaign="t"),
+    ),
+    name="t",
+)
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory: pytest.TempPathFactory) -> ShardSet:
+    root = tmp_path_factory.mktemp("shards")
+    table = catalog(root / "images", n=45, size=24)
+    spec = ShardSpec(image_size=16, samples_per_shard=4, encoding="png")
+    build_shards(root / "s", table, unlabelled(root, n=11, size=24), ANSWERS, spec, seed=0)
+    return ShardSet.open(root / "s")
+
+
+def _keys(loader) -> list[str]:
+    return [key for batch in loader for key in batch["key"]]
+
+
+def test_batches_follow_the_contract(shards: ShardSet) -> None:
+    module = GZEvoDataModule(
+        shards, SCHEMA.to_dict(), batch_size=8, seed=1, include_unlabelled=True
+    )
+    batches = list(module.train_dataloader())
+    batch = batches[0]
+    assert set(batch) == {"image", "counts", "labelled", "key"}
+    assert batch["image"].dtype == torch.uint8 and batch["image"].shape[1:] == (3, 16, 16)
+    assert batch["counts"].dtype == torch.int32 and batch["counts"].shape[1] == SCHEMA.n_answers
+    assert batch["labelled"].dtype == torch.bool and isinstance(batch["key"], list)
+    keys = [k for b in batches for k in b["key"]]
+    assert len(keys) == len(set(keys)) == shards.n_samples("train") + shards.n_samples("unlabelled")
+    labelled = torch.cat([b["labelled"] for b in batches])
+    counts = torch.cat([b["counts"] for b in batches])
+    assert (counts[~labelled] == 0).all() and counts[labelled].sum() > 0
+    assert all(
+        k.startswith("u/") for k, flag in zip(keys, labelled.tolist(), strict=True) if not flag
+    )
+    assert sorted(_keys(module.val_dataloader())) == sorted(
+        shards.samples().query("split == 'val'")["key"]
+    )
+
+
+def test_counts_follow_the_schema_order(shards: ShardSet) -> None:
+    reordered = Schema((SCHEMA.questions[1], SCHEMA.questions[0]), name="r")
+    plain = {
+        k: c
+        for b in GZEvoDataModule(shards, SCHEMA).test_dataloader()
+        for k, c in zip(b["key"], b["counts"], strict=True)
+    }
+    swapped = {
+        k: c
+        for b in GZEvoDataModule(shards, reordered).test_dataloader()
+        for k, c in zip(b["key"], b["counts"], strict=True)
+    }
+    for key, counts in plain.items():
+        assert swapped[key].tolist() == counts[[2, 3, 0, 1]].tolist()
+    with pytest.raises(ValueError, match="no counts"):
+        GZEvoDataModule(shards, Schema((Question("other-x", ("a", "b")),)))
+
+
+def test_two_ranks_by_two_workers_through_dataloaders(shards: ShardSet) -> None:
+    expected = set(shards.samples().query("split == 'train'")["key"])
+    per_rank = {}
+    for rank in range(2):
+        module = GZEvoDataModule(shards, SCHEMA, batch_size=3, num_workers=2, seed=5)
+        stream = module.stream(["train"], shuffle=True, even=False)
+        stream.set_distributed(rank, 2)
+        loader = torch.utils.data.DataLoader(stream, batch_size=3, num_workers=2)
+        per_rank[rank] = _keys(loader)
+    both = per_rank[0] + per_rank[1]
+    assert len(both) == len(set(both)) and set(both) == expected
+    assert abs(len(per_rank[0]) - len(per_rank[1])) <= 1
+
+
+def test_training_ranks_are_padded_to_equal_length(shards: ShardSet) -> None:
+    counts = []
+    for rank in range(2):
+        module = GZEvoDataModule(shards, SCHEMA, batch_size=4, num_workers=2, seed=5)
+        stream = module.stream(["train"], shuffle=True, even=True)
+        stream.set_distributed(rank, 2)
+        keys = _keys(torch.utils.data.DataLoader(stream, batch_size=4, num_workers=2))
+        counts.append(len(keys))
+    assert counts[0] == counts[1] == -(-shards.n_samples("train") // 2)
+
+
+def test_order_is_seeded_and_changes_each_epoch(shards: ShardSet) -> None:
+    first = GZEvoDataModule(shards, SCHEMA, batch_size=4, seed=3, shuffle_buffer=8)
+    second = GZEvoDataModule(shards, SCHEMA, batch_size=4, seed=3, shuffle_buffer=8)
+    loader_a, loader_b = first.train_dataloader(), second.train_dataloader()
+    epoch0_a, epoch0_b = _keys(loader_a), _keys(loader_b)
+    assert epoch0_a == epoch0_b
+    epoch1_a = _keys(loader_a)
+    assert epoch1_a != epoch0_a and sorted(epoch1_a) == sorted(epoch0_a)
+    other_seed = _keys(GZEvoDataModule(shards, SCHEMA, batch_size=4, seed=4).train_dataloader())
+    assert other_seed != epoch0_a
+    assert first.state_dict() == {"next_epoch": 2}
+    assert first.steps_per_epoch() == -(-shards.n_samples("train") // 4)
+
+
+def test_data_module_accepts_a_path_and_reports_image_size(shards: ShardSet) -> None:
+    module = GZEvoDataModule(shards.root, SCHEMA.to_json())
+    assert module.image_size == 16 and module.shards.index == shards.index
+
+
+def _downstream(tmp_path: Path, n: int = 20) -> pd.DataFrame:
+    rows = []
+    for i in range(n):
+        path = tmp_path / f"d{i}.png"
+        path.write_bytes(encode(galaxy(24, seed=100 + i)))
+        rows.append(
+            {
+                "id_str": f"d{i}",
+                "image_path": str(path),
+                "ring": i % 2,
+                "tidal": ["none", "shell", "stream"][i % 3],
+                "fraction": i / n,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def test_downstream_module_splits_labels_and_is_deterministic(tmp_path: Path) -> None:
+    table = _downstream(tmp_path)
+    table.loc[3, "image_path"] = str(tmp_path / "missing.png")
+    module = DownstreamDataModule(table, "ring", image_size=16, batch_size=4, seed=0)
+    module.setup()
+    assert module.bad["reason"].tolist() == ["missing"]
+    sizes = {split: len(ds) for split, ds in module.datasets.items()}
+    # 20 galaxies split 12 / 4 / 4 before the bad one is dropped (splits never depend on others)
+    assert sum(sizes.values()) == 19 and sizes["train"] >= 11 and sizes["val"] + sizes["test"] >= 7
+    batch = next(iter(module.train_dataloader()))
+    assert batch["image"].dtype == torch.uint8 and batch["image"].shape == (4, 3, 16, 16)
+    assert batch["label"].dtype == torch.int64 and batch["label"].shape == (4,)
+    again = DownstreamDataModule(table, "ring", image_size=16, batch_size=4, seed=0)
+    again.setup()
+    assert [b["id_str"] for b in again.train_dataloader()] == [
+        b["id_str"] for b in module.train_dataloader()
+    ]
+    many = DownstreamDataModule(table, ["tidal", "ring"], image_size=16, seed=0, train_size=5)
+    many.setup()
+    assert many.classes["tidal"] == ["none", "shell", "stream"]
+    assert len(many.datasets["train"]) == 5 and many.datasets["train"].labels.shape == (5, 2)
+    floats = DownstreamDataModule(table.assign(split="train"), "fraction", image_size=16)
+    floats.setup()
+    assert floats.datasets["train"].labels.dtype == torch.float32
+    assert len(floats.datasets["train"]) == 19 and len(floats.datasets["test"]) == 0
+
+
+def test_lightning_fit_sees_each_galaxy_once_per_epoch(shards: ShardSet) -> None:
+    import lightning as L
+
+    seen: list[list[str]] = []
+
+    class Probe(L.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.layer = torch.nn.Linear(1, 1)
+
+        def on_train_epoch_start(self) -> None:
+            seen.append([])
+
+        def training_step(self, batch, batch_idx):
+            seen[-1].extend(batch["key"])
+            return self.layer(batch["image"].float().mean((1, 2, 3))[:, None]).mean()
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.0)
+
+    module = GZEvoDataModule(shards, SCHEMA, batch_size=8, seed=2)
+    trainer = L.Trainer(
+        max_epochs=2,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+    )
+    trainer.fit(Probe(), datamodule=module)
+    expected = sorted(shards.samples().query("split == 'train'")["key"])
+    assert [sorted(epoch) for epoch in seen] == [expected, expected]
+    assert seen[0] != seen[1]
