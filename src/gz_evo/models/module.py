@@ -73,7 +73,9 @@ class LossAggregator(torchmetrics.Metric):
 
 def metric_dict(prefix: str, values: dict[str, torch.Tensor], schema: Schema) -> dict[str, float]:
     """Flatten a ``LossAggregator.compute()`` into MLflow-friendly names."""
-    metrics = {f"{prefix}/loss": float(values["loss"])}
+    # torchmetrics squeezes one-element outputs: keep the vectors as vectors
+    values = {key: value.reshape(-1) for key, value in values.items()}
+    metrics = {f"{prefix}/loss": float(values["loss"][0])}
     for i, name in enumerate(schema.question_names):
         if values["question_count"][i] > 0:
             metrics[f"{prefix}/loss_question/{name}"] = float(values["question"][i])
@@ -191,8 +193,9 @@ class GZEvoModule(pl.LightningModule):
         values = aggregator.compute()
         aggregator.reset()
         metrics = metric_dict(prefix, values, self.schema)
-        # `val/loss` is what checkpointing and early stopping watch; it is already all-reduced
-        self.log_dict(metrics, prog_bar=False, sync_dist=False, rank_zero_only=False)
+        # the aggregator already all-reduced its sums, so every rank holds the same values and
+        # sync_dist's mean leaves them unchanged (one small all-reduce per epoch)
+        self.log_dict(metrics, prog_bar=False, sync_dist=True)
 
     def on_train_epoch_end(self) -> None:
         self._log_epoch("train", self.train_losses)

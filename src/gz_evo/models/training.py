@@ -201,8 +201,15 @@ def pretrain(
         if trainer.interrupted:
             raise RuntimeError("pretraining was interrupted; rerun the stage to resume it")
         if global_rank() == 0:
+            # under ddp_spawn this process's trainer never stepped: ask the last checkpoint
+            last = torch.load(
+                checkpoint_dir(workdir) / "last.ckpt",
+                map_location="cpu",
+                weights_only=True,
+                mmap=True,
+            )
             (workdir / "done.json").write_text(
-                json.dumps({"global_step": int(trainer.global_step)}) + "\n"
+                json.dumps({"global_step": int(last["global_step"])}) + "\n"
             )
     if global_rank() != 0:
         return PretrainingResult(None, None, None, {})
