@@ -74,16 +74,18 @@ def dirichlet_multinomial_nll(
         alpha = concentrations.to(dtype)
         x = counts.to(dtype)
         question_index = question_index.to(alpha.device)
-        # per answer: lgamma(x+a) - lgamma(a) - lgamma(x+1); exactly 0 where x = 0
-        answer_terms = torch.lgamma(x + alpha) - torch.lgamma(alpha) - torch.lgamma(x + 1.0)
-        summed = sum_by_question(
-            torch.stack([answer_terms, alpha, x]).flatten(0, 1),
-            question_index,
-            n_questions,
-        ).view(3, alpha.shape[0], n_questions)
-        answer_sum, total_concentration, total_votes = summed[0], summed[1], summed[2]
+        # per answer: lgamma(x+a) - lgamma(a), exactly 0 where x = 0; summed per question
+        answer_sum = sum_by_question(
+            torch.lgamma(x + alpha) - torch.lgamma(alpha), question_index, n_questions
+        )
+        total_concentration = sum_by_question(alpha, question_index, n_questions)
+        with torch.no_grad():  # terms of the counts alone: no gradient to track
+            total_votes = sum_by_question(x, question_index, n_questions)
+            multinomial = torch.lgamma(total_votes + 1.0) - sum_by_question(
+                torch.lgamma(x + 1.0), question_index, n_questions
+            )
         log_prob = (
-            torch.lgamma(total_votes + 1.0)
+            multinomial
             + torch.lgamma(total_concentration)
             - torch.lgamma(total_votes + total_concentration)
             + answer_sum

@@ -207,6 +207,17 @@ class GZEvoModule(pl.LightningModule):
         self._log_epoch("val", self.val_losses)
 
     # --- optimiser --------------------------------------------------------------------------
+    def _total_steps(self) -> int:
+        """Optimiser steps in the whole fit (streamed shards have no length: ask the datamodule)."""
+        estimated = self.trainer.estimated_stepping_batches
+        if math.isfinite(estimated):
+            return int(estimated)
+        datamodule = self.trainer.datamodule
+        if datamodule is None or not hasattr(datamodule, "steps_per_epoch"):
+            raise ValueError("set pretraining.trainer.max_steps: the training loader has no length")
+        per_epoch = math.ceil(datamodule.steps_per_epoch() / self.trainer.accumulate_grad_batches)
+        return per_epoch * int(self.trainer.max_epochs)
+
     def configure_optimizers(self) -> Any:
         config = self.optimizer_config
         decay, no_decay = [], []
@@ -229,7 +240,7 @@ class GZEvoModule(pl.LightningModule):
             raise ValueError(
                 f"pretraining.optimizer.schedule must be cosine or constant: {schedule}"
             )
-        total = int(self.trainer.estimated_stepping_batches)
+        total = self._total_steps()
         warmup = int(config.get("warmup_steps", 0))
         min_factor = float(config.get("min_lr_factor", 0.01))
         scheduler = torch.optim.lr_scheduler.LambdaLR(
