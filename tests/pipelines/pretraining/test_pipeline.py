@@ -1,0 +1,135 @@
+"""The pretraining pipeline on real (tiny) shards from the images pipeline: every output, once."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+import yaml
+from kedro.io import DataCatalog, MemoryDataset
+from kedro.runner import SequentialRunner
+
+from gz_evo.datasets import AtomicJSONDataset, AtomicParquetDataset
+from gz_evo.datasets.pretraining import (
+    CheckpointFileDataset,
+    EncoderDataset,
+    RankZeroDataset,
+)
+from gz_evo.datasets.shards import ShardsDataset
+from gz_evo.models import load_encoder
+from gz_evo.pipelines.images import create_pipeline as images_pipeline
+from gz_evo.pipelines.pretraining import create_pipeline
+from gz_evo.pipelines.pretraining.nodes import summarise_metrics
+from tests.conftest import PROJECT_ROOT
+from tests.images.galaxies import catalog, unlabelled
+from tests.pipelines.images.test_pipeline import PARAMS as IMAGE_PARAMS
+from tests.pipelines.images.test_pipeline import SCHEMA
+
+AUGMENT = {"output_size": 16, "crop_scale": [0.8, 0.9], "mean": [0.5] * 3, "std": [0.5] * 3}
+
+
+@pytest.fixture(scope="module")
+def shards_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("shards")
+    data = DataCatalog(
+        {
+            "gz_evo_catalog": MemoryDataset(catalog(root / "images", n=36, embed_every=0)),
+            "gz_evo_unlabelled": MemoryDataset(unlabelled(root, n=4)),
+            "gz_evo_schema": MemoryDataset(SCHEMA.to_dict()),
+            "params:images": MemoryDataset(IMAGE_PARAMS),
+            "params:images.max_bad_fraction": MemoryDataset(0.2),
+            "params:seed": MemoryDataset(0),
+            "image_shards": ShardsDataset(path=str(root / "shards")),
+            "images_bad_report": MemoryDataset(),
+            "images_metrics": MemoryDataset(),
+            "images_mlflow_metrics": MemoryDataset(),
+        }
+    )
+    SequentialRunner().run(images_pipeline(), data)
+    return root / "shards"
+
+
+def tiny_params(workdir: Path) -> dict:
+    """conf/test's pretraining parameters, with the work folder under tmp_path."""
+    text = (PROJECT_ROOT / "conf/test/parameters_pretraining.yml").read_text()
+    params = yaml.safe_load(text)["pretraining"]
+    params["workdir"] = str(workdir)
+    params["data"]["batch_size"] = 4
+    return params
+
+
+def _catalog(tmp_path: Path, shards_path: Path) -> DataCatalog:
+    out = tmp_path / "out"
+    return DataCatalog(
+        {
+            "image_shards": ShardsDataset(path=str(shards_path)),
+            "gz_evo_schema": MemoryDataset(SCHEMA.to_dict()),
+            "params:pretraining": MemoryDataset(tiny_params(tmp_path / "work")),
+            "params:images.augment": MemoryDataset(AUGMENT),
+            "params:seed": MemoryDataset(0),
+            "pretraining_checkpoint": CheckpointFileDataset(str(out / "model.ckpt")),
+            "pretrained_encoder": EncoderDataset(str(out / "encoder")),
+            "pretraining_test_predictions": AtomicParquetDataset(str(out / "predictions.parquet")),
+            "pretraining_metrics": AtomicJSONDataset(str(out / "metrics.json")),
+            "pretraining_mlflow_metrics": MemoryDataset(),
+        }
+    )
+
+
+def test_pipeline_writes_checkpoint_encoder_predictions_and_metrics(
+    tmp_path: Path, shards_path: Path
+) -> None:
+    data = _catalog(tmp_path, shards_path)
+    SequentialRunner().run(create_pipeline(), data)
+    out = tmp_path / "out"
+
+    state = torch.load(out / "model.ckpt", map_location="cpu", weights_only=True)
+    assert state["global_step"] > 0
+    encoder = load_encoder(out / "encoder")
+    config = encoder.gz_evo_config
+    assert config["architecture"] == "test_resnet" and config["image_size"] == 16
+    assert config["normalisation"] == {"mean": [0.5] * 3, "std": [0.5] * 3}
+    assert config["schema"]["name"] == SCHEMA.name
+    assert config["augment"]["crop_scale"] == [0.8, 0.9]
+
+    predictions = pd.read_parquet(out / "predictions.parquet")
+    assert predictions["key"].str.startswith("t/").all() and predictions["key"].is_unique
+    for column in SCHEMA.answer_columns:
+        assert (predictions[f"{column}_lower"] <= predictions[f"{column}_upper"]).all()
+    metrics = json.loads((out / "metrics.json").read_text())
+    for name in ("val_loss", "val_uniform_loss", "test_loss", "test_coverage"):
+        assert metrics[name] == metrics[name], name  # present and not NaN
+    assert set(metrics["test_loss_campaign"]) == {"t"}
+    mlflow_metrics = data.load("pretraining_mlflow_metrics")
+    assert mlflow_metrics["test_loss"]["value"] == metrics["test_loss"]
+    # no temporary files left beside the outputs
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
+def test_only_rank_zero_saves(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "metrics.json"
+    dataset = RankZeroDataset(
+        {"type": "gz_evo.datasets.AtomicJSONDataset", "filepath": str(target)}
+    )
+    monkeypatch.setenv("RANK", "1")
+    dataset.save({"a": 1})
+    assert not target.exists()
+    monkeypatch.setenv("RANK", "0")
+    dataset.save({"a": 1})
+    assert dataset.load() == {"a": 1}
+
+
+def test_summary_nests_per_campaign_and_per_question_metrics() -> None:
+    summary, mlflow_metrics = summarise_metrics(
+        {"val/loss": 2.0, "test/loss": 3.0, "test/loss_campaign/dr5": 4.0, "test/mae/bar-dr5": 0.1}
+    )
+    assert summary == {
+        "val_loss": 2.0,
+        "test_loss": 3.0,
+        "test_loss_campaign": {"dr5": 4.0},
+        "test_mae": {"bar-dr5": 0.1},
+    }
+    assert set(mlflow_metrics) == {"val_loss", "test_loss"}
