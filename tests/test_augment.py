@@ -92,7 +92,9 @@ def test_the_same_seed_gives_the_same_views() -> None:
 
 def test_normalisation_and_eval_crop() -> None:
     grey = torch.full((2, 3, 32, 32), 51, dtype=torch.uint8)
-    augment = GalaxyAugment(output_size=16, mean=(0.1, 0.2, 0.3), std=(0.5, 0.5, 0.5))
+    augment = GalaxyAugment(
+        output_size=16, mean=(0.1, 0.2, 0.3), std=(0.5, 0.5, 0.5), padding_mode="border"
+    )
     expected = (torch.tensor([0.2, 0.2, 0.2]) - torch.tensor([0.1, 0.2, 0.3])) / 0.5
     assert torch.allclose(augment.eval_view(grey).mean((0, 2, 3)), expected, atol=1e-5)
     assert torch.allclose(augment.train_view(grey).mean((0, 2, 3)), expected, atol=1e-5)

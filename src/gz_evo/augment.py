@@ -13,9 +13,9 @@ greyscale are per-galaxy blends on the same batch. Images arrive as the data mod
     evaluation = augment.eval_view(images)                     # deterministic
 
 The crop is taken after rotating and flipping the image about its centre, as galaxy work does;
-corners that rotate in from outside are filled by reflection (``padding_mode``). When the stored
-image is much larger than the output, the batch is first downsampled with an antialiased resize, so
-sampling never aliases.
+corners that rotate in from outside are black (``padding_mode`` zeros, as in zoobot's rotation).
+When the stored image is much larger than the output, the batch is first downsampled with an
+antialiased resize, so sampling never aliases.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ class GalaxyAugment(nn.Module):
         greyscale_p: float = 0.0,
         mean: Sequence[float] = (0.5, 0.5, 0.5),
         std: Sequence[float] = (0.5, 0.5, 0.5),
-        padding_mode: str = "reflection",
+        padding_mode: str = "zeros",
         eval_crop_scale: float = 1.0,
         seed: int | None = None,
     ) -> None:
@@ -124,11 +124,12 @@ class GalaxyAugment(nn.Module):
     @torch.no_grad()
     def train_view(self, images: torch.Tensor) -> torch.Tensor:
         """A random view per galaxy: ``uint8[B, 3, H, W]`` -> ``float32[B, 3, S, S]``."""
-        batch = self._as_float(images, self.crop_scale[0])
+        batch, scale = self._as_float(images, self.crop_scale[0])
         theta = self._random_theta(batch.shape[0]).to(batch.device)
         view = self._sample(batch, theta, self.padding_mode)
-        view = self._colour(view)
-        return (view - self.mean) / self.std
+        if self._colour_on():
+            return self._normalise(self._colour(view.div_(scale)), 1.0)
+        return self._normalise(view, scale)
 
     def two_views(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Two independent random views of the same batch (contrastive learning)."""
@@ -137,28 +138,38 @@ class GalaxyAugment(nn.Module):
     @torch.no_grad()
     def eval_view(self, images: torch.Tensor) -> torch.Tensor:
         """Deterministic view: central crop (``eval_crop_scale``), antialiased resize, normalise."""
-        batch = self._as_float(images, self.eval_crop_scale)
+        batch, scale = self._as_float(images, self.eval_crop_scale)
         side = math.sqrt(self.eval_crop_scale)
         if side == 1.0 and batch.shape[-1] == self.output_size:
-            view = batch
+            view = batch.clone() if batch.data_ptr() == images.data_ptr() else batch
         elif side == 1.0:
             view = F.interpolate(batch, size=self.output_size, mode="bilinear", antialias=True)
         else:
             theta = torch.zeros(batch.shape[0], 2, 3, device=batch.device)
             theta[:, 0, 0] = theta[:, 1, 1] = side
             view = self._sample(batch, theta, "border")
-        return (view.clamp(0.0, 1.0) - self.mean) / self.std
+        return self._normalise(view.clamp_(0.0, scale), scale)
 
     # ---- internals -------------------------------------------------------------------------------
-    def _as_float(self, images: torch.Tensor, smallest_area: float) -> torch.Tensor:
-        """[0, 1] floats, downsampled (antialiased) so a crop of ``smallest_area`` is ~S pixels."""
+    def _as_float(self, images: torch.Tensor, smallest_area: float) -> tuple[torch.Tensor, float]:
+        """Floats on the input's scale (255 for uint8, else 1), downsampled (antialiased) so that
+        a crop of ``smallest_area`` is about S pixels; and that scale."""
         if images.ndim != 4 or images.shape[1] != 3 or images.shape[2] != images.shape[3]:
             raise ValueError(f"expected square images [B, 3, H, H], got {tuple(images.shape)}")
-        batch = images.float() / 255.0 if images.dtype == torch.uint8 else images.float()
+        scale = 255.0 if images.dtype == torch.uint8 else 1.0
+        batch = images.float()
         largest_useful = math.ceil(self.output_size / math.sqrt(smallest_area))
         if batch.shape[-1] > largest_useful:
             batch = F.interpolate(batch, size=largest_useful, mode="bilinear", antialias=True)
-        return batch
+        return batch, scale
+
+    def _normalise(self, view: torch.Tensor, scale: float) -> torch.Tensor:
+        """``(view / scale - mean) / std``, in place (one pass over the batch)."""
+        return view.mul_(1.0 / (scale * self.std)).sub_(self.mean / self.std)
+
+    def _colour_on(self) -> bool:
+        jitter = self.jitter_p > 0 and bool(self.brightness or self.contrast or self.saturation)
+        return jitter or self.greyscale_p > 0
 
     def _uniform(self, size: int, low: float, high: float) -> torch.Tensor:
         return torch.rand(size, generator=self.generator) * (high - low) + low
@@ -188,8 +199,16 @@ class GalaxyAugment(nn.Module):
         return torch.cat([rotate_flip @ crop, rotate_flip @ centre], dim=-1)
 
     def _sample(self, batch: torch.Tensor, theta: torch.Tensor, padding: str) -> torch.Tensor:
-        size = (batch.shape[0], 3, self.output_size, self.output_size)
-        grid = F.affine_grid(theta, size, align_corners=False)
+        """One bilinear ``grid_sample`` of the batch through per-galaxy affine maps ``theta``.
+
+        The grid equals ``affine_grid(theta, ...)`` (align_corners=False), built as a broadcast sum
+        of a column term and a row term: half the memory traffic of the generic version on CPUs.
+        """
+        side = self.output_size
+        steps = (torch.arange(side, device=batch.device, dtype=torch.float32) * 2 + 1) / side - 1
+        columns = steps.view(1, 1, side, 1) * theta[:, None, None, :, 0]
+        rows = steps.view(1, side, 1, 1) * theta[:, None, None, :, 1] + theta[:, None, None, :, 2]
+        grid = columns + rows  # [B, S, S, 2]: (x, y) per output pixel
         return F.grid_sample(
             batch, grid, mode="bilinear", padding_mode=padding, align_corners=False
         )

@@ -31,7 +31,14 @@ import torch
 from torch.utils.data import DataLoader, Dataset, IterableDataset, get_worker_info
 
 from gz_evo.images.decode import BadImage, DecodeConfig, load_galaxy
-from gz_evo.images.shards import ShardInfo, ShardSet, iter_plan, plan_epoch, shuffled
+from gz_evo.images.shards import (
+    ShardInfo,
+    ShardSet,
+    decode_pixels,
+    iter_plan,
+    plan_epoch,
+    shuffled,
+)
 from gz_evo.schema import Schema
 
 
@@ -39,6 +46,12 @@ def _distributed() -> tuple[int, int]:
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         return torch.distributed.get_rank(), torch.distributed.get_world_size()
     return 0, 1
+
+
+def decode_chw(data: bytes, encoding: str) -> torch.Tensor:
+    """Shard image bytes to ``uint8[3, H, W]`` (Pillow's libjpeg-turbo for JPEG)."""
+    pixels = decode_pixels(data, encoding)
+    return torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1)))
 
 
 class ShardStream(IterableDataset):
@@ -97,7 +110,9 @@ class ShardStream(IterableDataset):
         info = get_worker_info()
         worker, num_workers = (0, 1) if info is None else (info.id, info.num_workers)
         segments = self.plan(worker, num_workers)
-        samples = iter_plan(self.shards, segments, self.encoding, self.storage_options)
+        samples = iter_plan(
+            self.shards, segments, self.encoding, self.storage_options, decode=False
+        )
         if self.shuffle:
             rng = np.random.default_rng([self.seed, self.epoch, self.rank, worker])
             samples = shuffled(samples, self.shuffle_buffer, rng)
@@ -108,7 +123,7 @@ class ShardStream(IterableDataset):
             elif self.column_index is not None:
                 counts = counts[self.column_index]
             yield {
-                "image": torch.from_numpy(np.ascontiguousarray(sample["image"].transpose(2, 0, 1))),
+                "image": decode_chw(sample["image"], self.encoding),
                 "counts": torch.from_numpy(np.ascontiguousarray(counts, dtype=np.int32)),
                 "labelled": bool(sample["labelled"]),
                 "key": sample["key"],

@@ -54,7 +54,7 @@ def encode_pixels(pixels: np.ndarray, encoding: str, quality: int = 95) -> bytes
     buffer = io.BytesIO()
     image = Image.fromarray(np.ascontiguousarray(pixels, dtype=np.uint8))
     if encoding == "jpg":
-        image.save(buffer, format="JPEG", quality=int(quality), subsampling=0)
+        image.save(buffer, format="JPEG", quality=int(quality))
     elif encoding == "png":
         image.save(buffer, format="PNG", compress_level=6)
     else:
@@ -69,7 +69,7 @@ def decode_pixels(data: bytes, encoding: str) -> np.ndarray:
     from PIL import Image
 
     with Image.open(io.BytesIO(data)) as image:
-        return np.asarray(image.convert("RGB"), dtype=np.uint8)
+        return np.asarray(image if image.mode == "RGB" else image.convert("RGB"), dtype=np.uint8)
 
 
 # ---- writing ----------------------------------------------------------------------------------
@@ -332,10 +332,12 @@ def iter_shard(
     stop: int | None = None,
     encoding: str = "jpg",
     storage_options: dict | None = None,
+    decode: bool = True,
 ) -> Iterator[dict[str, Any]]:
     """Samples ``start:stop`` of one shard, read sequentially (skipped ones are seeked past).
 
-    Yields ``{"key": str, "image": uint8[H, W, 3], "counts": int32[A]}``.
+    Yields ``{"key": str, "image": uint8[H, W, 3], "counts": int32[A]}``; with ``decode=False``
+    ``image`` stays encoded bytes (so a shuffle buffer holds kilobytes, not decoded pixels).
     """
     import fsspec
 
@@ -357,9 +359,10 @@ def iter_shard(
             members[extension] = _read_exact(handle, padded)[:size]
             if "json" in members and encoding in members:
                 meta = json.loads(members.pop("json"))
+                pixels = members.pop(encoding)
                 yield {
                     "key": meta["key"],
-                    "image": decode_pixels(members.pop(encoding), encoding),
+                    "image": decode_pixels(pixels, encoding) if decode else pixels,
                     "counts": np.asarray(meta["counts"], dtype=np.int32),
                 }
 
@@ -386,10 +389,11 @@ def iter_plan(
     segments: list[tuple[int, int, int]],
     encoding: str,
     storage_options: dict | None = None,
+    decode: bool = True,
 ) -> Iterator[dict[str, Any]]:
     """Read a plan's segments in order; each sample also gets ``labelled`` from its shard."""
     for shard_number, start, stop in segments:
         shard = shards[shard_number]
-        for sample in iter_shard(shard.url, start, stop, encoding, storage_options):
+        for sample in iter_shard(shard.url, start, stop, encoding, storage_options, decode):
             sample["labelled"] = shard.labelled
             yield sample
