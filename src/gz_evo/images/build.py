@@ -56,9 +56,13 @@ class _Task:
 
 
 def _column_or_none(table: pd.DataFrame, column: str) -> list[Any]:
+    """A column's values with every kind of missing (None, NaN, NA) as None."""
     if column not in table.columns:
         return [None] * len(table)
-    return [None if value is None or value is pd.NA else value for value in table[column].tolist()]
+    return [
+        value if isinstance(value, bytes | bytearray | memoryview) or not pd.isna(value) else None
+        for value in table[column].tolist()
+    ]
 
 
 def _rows(table: pd.DataFrame, answer_columns: Sequence[str], labelled: bool, name: str) -> list:
