@@ -128,27 +128,38 @@ def test_bad_counts_name_the_row_and_column(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("sizes", [[5, 3, 7], [1], [4, 4, 4, 4, 1], [2, 0, 9, 1, 1], [3]])
 @pytest.mark.parametrize("even", [False, True])
-def test_two_ranks_by_two_workers_see_every_sample_once(sizes: list[int], even: bool) -> None:
+@pytest.mark.parametrize("batch_size", [1, 3])
+def test_two_ranks_by_two_workers_see_every_sample_once(
+    sizes: list[int], even: bool, batch_size: int
+) -> None:
     total = sum(sizes)
     for epoch in range(3):
         per_rank = {}
         for rank in range(2):
-            per_rank[rank] = [
-                (shard, position)
+            per_worker = [
+                [
+                    (shard, position)
+                    for shard, start, stop in plan_epoch(
+                        sizes,
+                        seed=7,
+                        epoch=epoch,
+                        shuffle=True,
+                        rank=rank,
+                        world_size=2,
+                        worker=worker,
+                        num_workers=2,
+                        even=even,
+                        batch_size=batch_size,
+                    )
+                    for position in range(start, stop)
+                ]
                 for worker in range(2)
-                for shard, start, stop in plan_epoch(
-                    sizes,
-                    seed=7,
-                    epoch=epoch,
-                    shuffle=True,
-                    rank=rank,
-                    world_size=2,
-                    worker=worker,
-                    num_workers=2,
-                    even=even,
-                )
-                for position in range(start, stop)
             ]
+            # whole batches per worker, so the rank yields ceil(n / batch_size) batches in all
+            assert len(per_worker[0]) % batch_size == 0
+            per_rank[rank] = per_worker[0] + per_worker[1]
+            batches = sum(-(-len(samples) // batch_size) for samples in per_worker)
+            assert batches == -(-len(per_rank[rank]) // batch_size)
         everything = per_rank[0] + per_rank[1]
         assert set(everything) == {(s, p) for s, n in enumerate(sizes) for p in range(n)}
         if even:

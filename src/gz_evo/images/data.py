@@ -37,6 +37,7 @@ from gz_evo.images.shards import (
     decode_pixels,
     iter_plan,
     plan_epoch,
+    rank_range,
     shuffled,
 )
 from gz_evo.schema import Schema
@@ -71,10 +72,12 @@ class ShardStream(IterableDataset):
         shuffle: bool,
         shuffle_buffer: int = 1000,
         even: bool = False,
+        batch_size: int = 1,
         column_index: np.ndarray | None = None,
         storage_options: dict | None = None,
     ) -> None:
         super().__init__()
+        self.batch_size = int(batch_size)
         self.shards = list(shards)
         self.encoding, self.n_answers = encoding, n_answers
         self.seed, self.shuffle, self.shuffle_buffer, self.even = (
@@ -104,7 +107,14 @@ class ShardStream(IterableDataset):
             worker=worker,
             num_workers=num_workers,
             even=self.even,
+            batch_size=self.batch_size,
         )
+
+    def __len__(self) -> int:
+        """Samples this rank reads per epoch (the DataLoader's length is exact: see plan_epoch)."""
+        total = sum(shard.n_samples for shard in self.shards)
+        start, stop = rank_range(total, self.rank, self.world_size, self.even)
+        return stop - start if total else 0
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         info = get_worker_info()
@@ -219,6 +229,7 @@ class GZEvoDataModule(L.LightningDataModule):
             shuffle=shuffle,
             shuffle_buffer=self.shuffle_buffer,
             even=even,
+            batch_size=self.batch_size,
             column_index=self.column_index,
             storage_options=self.storage_options,
         )
@@ -261,15 +272,9 @@ class GZEvoDataModule(L.LightningDataModule):
         return self.dataloader("unlabelled")
 
     def steps_per_epoch(self, splits: Sequence[str] | None = None) -> int:
-        """Training batches per epoch on this rank (for learning-rate schedules)."""
+        """Training batches per epoch on this rank (= ``len(train_dataloader())``)."""
         stream = self.stream(splits or self.train_splits(), shuffle=True, even=True)
-        workers = max(self.num_workers, 1)
-        return sum(
-            math.ceil(
-                sum(stop - start for _, start, stop in stream.plan(w, workers)) / self.batch_size
-            )
-            for w in range(workers)
-        )
+        return math.ceil(len(stream) / self.batch_size)
 
     def state_dict(self) -> dict[str, Any]:
         loader = self._train_loader

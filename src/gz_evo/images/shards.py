@@ -262,6 +262,14 @@ def shard_order(n_shards: int, seed: int, epoch: int, shuffle: bool) -> list[int
     return np.random.default_rng([seed, epoch]).permutation(n_shards).tolist()
 
 
+def rank_range(total: int, rank: int, world_size: int, even: bool) -> tuple[int, int]:
+    """This rank's ``[start, stop)`` of the epoch's stream (may run past ``total``: wrap around)."""
+    if even:
+        per_rank = math.ceil(total / world_size)
+        return rank * per_rank, (rank + 1) * per_rank
+    return rank * total // world_size, (rank + 1) * total // world_size
+
+
 def plan_epoch(
     shard_sizes: list[int],
     *,
@@ -273,27 +281,27 @@ def plan_epoch(
     worker: int = 0,
     num_workers: int = 1,
     even: bool = False,
+    batch_size: int = 1,
 ) -> list[tuple[int, int, int]]:
     """``(shard, start, stop)`` segments one (rank, worker) reads this epoch, in order.
 
     The epoch's stream (all samples, shards in :func:`shard_order`) is cut into ``world_size``
     contiguous rank ranges (sizes differing by at most one; all equal to ``ceil(N / world_size)``
     with ``even``, wrapping around to the start), and each rank range into ``num_workers``
-    contiguous worker ranges. Segments never cross shard boundaries, so reads stay sequential.
+    contiguous worker ranges made of whole batches of ``batch_size`` (only the last worker's may
+    end in a partial batch), so a rank yields exactly ``ceil(its samples / batch_size)`` batches.
+    Segments never cross shard boundaries, so reads stay sequential.
     """
     order = shard_order(len(shard_sizes), seed, epoch, shuffle)
     sizes = [shard_sizes[i] for i in order]
     total = sum(sizes)
     if total == 0:
         return []
-    if even:
-        per_rank = math.ceil(total / world_size)
-        rank_start, rank_stop = rank * per_rank, (rank + 1) * per_rank
-    else:
-        rank_start, rank_stop = rank * total // world_size, (rank + 1) * total // world_size
+    rank_start, rank_stop = rank_range(total, rank, world_size, even)
     length = rank_stop - rank_start
-    start = rank_start + worker * length // num_workers
-    stop = rank_start + (worker + 1) * length // num_workers
+    batches = math.ceil(length / batch_size)
+    start = rank_start + min(worker * batches // num_workers * batch_size, length)
+    stop = rank_start + min((worker + 1) * batches // num_workers * batch_size, length)
     offsets = np.concatenate([[0], np.cumsum(sizes)])
     segments: list[tuple[int, int, int]] = []
     position = start
