@@ -4,6 +4,8 @@
 environment (``GZ_EVO_MLFLOW_URI``): tests and clusters relocate the store without editing files.
 """
 
+import os
+
 from omegaconf.resolvers import oc
 
 CONFIG_LOADER_ARGS = {
@@ -11,3 +13,9 @@ CONFIG_LOADER_ARGS = {
     "default_run_env": "local",
     "custom_resolvers": {"oc.env": oc.env},
 }
+
+# Distributed training launched with torchrun or SLURM srun runs `kedro run` once per process:
+# only rank 0 talks to MLflow, so kedro-mlflow's hooks are off on the other ranks (README,
+# "Pretraining on GPU clusters"). A plain `kedro run` has no RANK and keeps them on.
+_RANK = int(os.environ.get("RANK") or os.environ.get("SLURM_PROCID") or 0)
+DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow",) if _RANK > 0 else ()
