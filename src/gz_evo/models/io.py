@@ -39,6 +39,7 @@ def encoder_bundle(
     config = {
         "format_version": FORMAT_VERSION,
         "architecture": module.model_config["architecture"],
+        "timm_kwargs": dict(module.model_config.get("timm_kwargs") or {}),
         "num_features": int(module.encoder.num_features),
         "dropout": float(module.model_config.get("dropout", 0.2)),
         "image_size": int(image_size),
@@ -98,7 +99,9 @@ def load_encoder(directory: str | Path) -> nn.Module:
 
     bundle = load_encoder_bundle(directory)
     config = bundle["config"]
-    encoder = create_encoder(config["architecture"], pretrained=False)
+    encoder = create_encoder(
+        config["architecture"], pretrained=False, **config.get("timm_kwargs", {})
+    )
     encoder.load_state_dict(_part(bundle["state_dict"], "encoder."))
     encoder.gz_evo_config = config
     return encoder.eval()

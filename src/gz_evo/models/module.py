@@ -123,6 +123,7 @@ class GZEvoModule(pl.LightningModule):
             pretrained=bool(model.get("pretrained", False)),
             weights_path=model.get("weights_path"),
             drop_path_rate=model.get("drop_path_rate"),
+            **dict(model.get("timm_kwargs") or {}),
         )
         self.head = DirichletHead(
             self.encoder.num_features, self.schema.n_answers, float(model.get("dropout", 0.2))
