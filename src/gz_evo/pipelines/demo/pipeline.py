@@ -1,0 +1,73 @@
+"""Wiring of the ``demo`` pipeline."""
+
+from __future__ import annotations
+
+from functools import partial, update_wrapper
+
+from kedro.pipeline import Node, Pipeline
+
+from gz_evo.pipelines.demo.nodes import (
+    package_folders,
+    render_images,
+    sample_truth,
+    simulate_votes,
+    summarise,
+)
+
+#: Output folders under data/01_raw/demo/: one per demo campaign (``demo.campaigns``), then the
+#: unlabelled images and the downstream catalog. Each has a catalog entry ``demo_<folder>``.
+DEMO_FOLDERS: tuple[str, ...] = (
+    "dr5",
+    "dr8",
+    "gz2",
+    "candels",
+    "demo_deep",
+    "unlabelled",
+    "downstream",
+)
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    package = partial(package_folders, list(DEMO_FOLDERS))
+    update_wrapper(package, package_folders)
+    return Pipeline(
+        [
+            Node(
+                sample_truth,
+                inputs=["params:demo", "params:seed"],
+                outputs="demo_truth",
+                name="demo_sample_truth",
+            ),
+            Node(
+                render_images,
+                inputs=["demo_truth", "params:demo", "params:seed"],
+                outputs="demo_images",
+                name="demo_render_images",
+            ),
+            Node(
+                simulate_votes,
+                inputs=["demo_truth", "params:demo", "params:campaign_dirs", "params:seed"],
+                outputs="demo_votes",
+                name="demo_simulate_votes",
+            ),
+            Node(
+                package,
+                inputs=[
+                    "demo_truth",
+                    "demo_images",
+                    "demo_votes",
+                    "params:demo",
+                    "params:campaign_dirs",
+                    "params:seed",
+                ],
+                outputs={folder: f"demo_{folder}" for folder in DEMO_FOLDERS},
+                name="demo_package_folders",
+            ),
+            Node(
+                summarise,
+                inputs=["demo_truth", "demo_votes"],
+                outputs=["demo_summary", "demo_mlflow_metrics"],
+                name="demo_summarise",
+            ),
+        ]
+    )

@@ -1,0 +1,344 @@
+"""Colour images of synthetic galaxies with GalSim: light profiles, a PSF, noise and a survey look.
+
+A galaxy is drawn as two stellar populations, each convolved with the survey PSF by GalSim:
+
+- red (old) light: Sersic bulge, bar (an elongated n=0.5 Sersic in the disk plane, then projected),
+  a companion galaxy for mergers, tidal shells/streams/plumes, or a star / satellite trail for
+  artifacts;
+- blue (young) light: an inclined exponential disk modulated by log-spiral arms and a ring
+  (an analytic pattern wrapped in a GalSim ``InterpolatedImage``), and star-forming clumps
+  (GalSim ``RandomKnots``).
+
+The two are mixed into g, r, z with fixed colours, Gaussian sky and source noise are added per
+band, and (z, r, g) -> (R, G, B) is stretched with ``asinh`` into uint8. A :class:`Look` (pixel
+scale, PSF, depth, colour stretch) makes the same galaxy look like SDSS, DECaLS, Hubble or a
+deep survey.
+Every galaxy has its own seed, so images do not depend on how many worker processes draw them.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import multiprocessing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+# g, r, z flux per unit r-band flux of the two populations (red: old stars; blue: young).
+RED = np.array([0.45, 1.0, 1.6])
+BLUE = np.array([1.0, 1.0, 0.8])
+
+
+@dataclass(frozen=True)
+class Look:
+    """How a survey sees the sky. Angles in arcsec; fluxes in image units (r band)."""
+
+    name: str
+    pixel_scale: float  # arcsec per pixel of the cutout
+    psf_fwhm: float  # Moffat FWHM, arcsec
+    zeropoint: float  # magnitude of a source with total flux 1
+    sky_noise: float  # Gaussian sky sigma per pixel (per band, r-band units)
+    shot_noise: float = 0.02  # source noise: sigma^2 = shot_noise * flux per pixel
+    limiting_magnitude: float = 19.0  # where volunteers start to struggle
+    rgb_scales: tuple[float, float, float] = (1.0, 1.0, 1.0)  # (R<-z, G<-r, B<-g) multipliers
+    softening: float = 0.05  # asinh softening: smaller shows fainter light
+    max_level: float = 1.0  # value mapped to 255
+    psf_beta: float = 3.5
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, name: str, data: Mapping) -> Look:
+        known = {f for f in cls.__dataclass_fields__ if f not in ("name", "extra")}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"look {name!r}: unknown setting(s) {sorted(unknown)}")
+        values = dict(data)
+        if "rgb_scales" in values:
+            values["rgb_scales"] = tuple(float(v) for v in values["rgb_scales"])
+        return cls(name=name, **values)
+
+
+def galaxy_seed(seed: int, uid: int) -> np.random.SeedSequence:
+    """The galaxy's own random stream: the same image whatever the worker count or order."""
+    return np.random.SeedSequence([int(seed), int(uid)])
+
+
+def _grid(image_size: int, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    offsets = (np.arange(image_size) - (image_size - 1) / 2.0) * scale
+    x, y = np.meshgrid(offsets, offsets)
+    return x, y
+
+
+def _rotate(x: np.ndarray, y: np.ndarray, degrees: float) -> tuple[np.ndarray, np.ndarray]:
+    angle = np.radians(degrees)
+    cos, sin = np.cos(angle), np.sin(angle)
+    return x * cos + y * sin, -x * sin + y * cos
+
+
+def _normalised(pattern: np.ndarray, flux: float) -> np.ndarray:
+    total = pattern.sum()
+    return pattern * (flux / total) if total > 0 and flux > 0 else np.zeros_like(pattern)
+
+
+def _disk_pattern(g: Mapping, x: np.ndarray, y: np.ndarray, flux: float) -> np.ndarray:
+    """Exponential disk, log-spiral arms and a ring, in the inclined disk's frame."""
+    u, v = _rotate(x, y, g["position_angle"])
+    v = v / max(g["axis_ratio"], 0.05)
+    radius = np.hypot(u, v)
+    theta = np.arctan2(v, u)
+    scale_length = g["half_light_radius"] / 1.678
+    disk = np.exp(-radius / scale_length)
+    if g["arm_count"] > 0:
+        tan_pitch = np.tan(np.radians(max(g["pitch_angle"], 3.0)))
+        phase = g["arm_count"] * (theta - np.log(radius / scale_length + 1e-3) / tan_pitch)
+        arms = ((1.0 + np.cos(phase)) / 2.0) ** 2
+        taper = 1.0 - np.exp(-((radius / (0.8 * scale_length)) ** 2))
+        strength = g["arm_strength"]
+        disk = disk * ((1.0 - taper) + taper * (1.0 - 0.8 * strength + 2.2 * strength * arms))
+    light = _normalised(disk, flux)
+    if g["ring"]:
+        ring_radius = g["ring_radius"] * g["half_light_radius"]
+        ring = np.exp(-0.5 * ((radius - ring_radius) / (0.1 * ring_radius)) ** 2)
+        light = light + _normalised(ring, 0.3 * flux)
+    return light
+
+
+def _tidal_pattern(g: Mapping, x: np.ndarray, y: np.ndarray, flux: float, rng) -> np.ndarray:
+    """Faint shells, a stream or a plume around the galaxy, in the sky frame."""
+    radius = np.hypot(x, y) + 1e-6
+    theta = np.arctan2(y, x)
+    r_e = g["half_light_radius"]
+    direction = rng.uniform(-np.pi, np.pi)
+    offset = np.angle(np.exp(1j * (theta - direction)))  # angle from the feature's axis
+    kind = g["tidal"]
+    if kind == "shell":
+        pattern = np.zeros_like(x)
+        for shell_radius in (1.8 * r_e, 2.5 * r_e, 3.3 * r_e):
+            pattern += np.exp(-0.5 * ((radius - shell_radius) / (0.08 * shell_radius)) ** 2)
+        pattern *= np.exp(-0.5 * (offset / 0.9) ** 2) + 0.6 * np.exp(
+            -0.5 * ((np.abs(offset) - np.pi) / 0.7) ** 2
+        )
+    elif kind == "stream":
+        track = 2.2 * r_e * (1.0 + 0.35 * (offset + np.pi) / np.pi)
+        pattern = np.exp(-0.5 * ((radius - track) / (0.12 * r_e)) ** 2)
+        pattern *= np.exp(-0.5 * (offset / 1.4) ** 2)
+    elif kind == "plume":
+        pattern = np.exp(-radius / (2.5 * r_e)) * np.exp(-0.5 * (offset / 0.35) ** 2)
+        pattern *= 1.0 - np.exp(-((radius / r_e) ** 2))
+    else:
+        return np.zeros_like(x)
+    return _normalised(pattern, flux)
+
+
+def _artifact_pattern(kind: str, x: np.ndarray, y: np.ndarray, flux: float, rng) -> np.ndarray:
+    """Diffraction spikes of a bright star, or a satellite trail across the field."""
+    width = 1.5 * abs(x[0, 1] - x[0, 0])
+    if kind == "star":
+        spikes = np.exp(-0.5 * (x / width) ** 2) + np.exp(-0.5 * (y / width) ** 2)
+        return _normalised(spikes * np.exp(-np.hypot(x, y) / (8 * width)), 0.3 * flux)
+    if kind == "trail":
+        angle = rng.uniform(0, 180)
+        _, distance = _rotate(x - rng.normal(0, 2 * width), y, angle)
+        return _normalised(np.exp(-0.5 * (distance / width) ** 2), flux)
+    return np.zeros_like(x)
+
+
+def _bulge_components(g: Mapping, flux: float, pa) -> list:
+    """Sersic bulge (and a boxy component for edge-on boxy bulges)."""
+    import galsim
+
+    bulge_flux = flux * g["bulge_fraction"]
+    if bulge_flux <= 0:
+        return []
+    r_e = g["half_light_radius"]
+    bulge_radius = r_e if g["kind"] == "smooth" else 0.35 * r_e
+    bulge_q = g["axis_ratio"] if g["kind"] == "smooth" else max(g["axis_ratio"], 0.55)
+    n = round(2 * float(g["sersic_n"])) / 2  # half-integer n: GalSim caches its tables
+    parts = [
+        galsim.Sersic(n=n, half_light_radius=bulge_radius, flux=bulge_flux).shear(
+            q=bulge_q, beta=pa
+        )
+    ]
+    if g["boxy_bulge"] and g["edge_on"]:
+        parts.append(
+            galsim.Sersic(n=0.5, half_light_radius=bulge_radius, flux=0.5 * bulge_flux).shear(
+                q=0.75, beta=pa + 90 * galsim.degrees
+            )
+        )
+    return parts
+
+
+def _disk_components(g: Mapping, flux: float, pa, galsim_rng, scale: float) -> tuple[list, list]:
+    """(red, blue) GalSim parts of a disk galaxy: the bar, and star-forming clumps."""
+    import galsim
+
+    r_e = g["half_light_radius"]
+    red, blue = [], []
+    if g["bar_strength"] > 0:
+        bar = galsim.Sersic(
+            n=0.5, half_light_radius=0.6 * r_e, flux=0.4 * g["bar_strength"] * flux
+        ).shear(q=0.25, beta=g["bar_angle"] * galsim.degrees)
+        red.append(bar.shear(q=max(g["axis_ratio"], 0.1), beta=pa))
+    if g["clump_count"] > 0:
+        knots = galsim.RandomKnots(
+            int(g["clump_count"]),
+            half_light_radius=0.8 * r_e,
+            flux=flux * (1.0 - g["bulge_fraction"]) * g["clump_fraction"],
+            rng=galsim_rng,
+        )
+        clump_size = galsim.Gaussian(sigma=max(0.08 * r_e, 0.5 * scale))
+        blue.append(galsim.Convolve(knots, clump_size).shear(q=max(g["axis_ratio"], 0.3), beta=pa))
+    return red, blue
+
+
+def _companion(g: Mapping, flux: float, rng):
+    """A companion galaxy one to two radii away: the 'merger' in merging questions."""
+    import galsim
+
+    r_e = g["half_light_radius"]
+    distance = rng.uniform(1.2, 2.2) * r_e
+    angle = rng.uniform(0, 2 * np.pi)
+    ratio = g["companion_ratio"]
+    return (
+        galsim.Sersic(n=2.0, half_light_radius=r_e * np.sqrt(ratio), flux=ratio * flux)
+        .shear(q=rng.uniform(0.5, 1.0), beta=rng.uniform(0, 180) * galsim.degrees)
+        .shift(distance * np.cos(angle), distance * np.sin(angle))
+    )
+
+
+def render_galaxy(galaxy: Mapping, look: Look, image_size: int, seed) -> np.ndarray:
+    """One galaxy as a uint8 RGB array ``[image_size, image_size, 3]`` in the given look."""
+    import galsim
+
+    rng = np.random.default_rng(seed)
+    galsim_rng = galsim.BaseDeviate(int(rng.integers(1, 2**31 - 1)))
+    scale = look.pixel_scale
+    x, y = _grid(image_size, scale)
+    flux = 10.0 ** (-0.4 * (galaxy["magnitude"] - look.zeropoint))
+    g = dict(galaxy)
+    if g["artifact_type"] == "zoom":  # a bad cutout: a galaxy filling (and overflowing) the frame
+        g.update(kind="smooth", bulge_fraction=1.0, half_light_radius=5 * g["half_light_radius"])
+    psf = galsim.Moffat(beta=look.psf_beta, fwhm=look.psf_fwhm)
+    pa = g["position_angle"] * galsim.degrees
+    red: list = []
+    blue: list = []
+    red_pixels = np.zeros_like(x)
+    blue_pixels = np.zeros_like(x)
+
+    if g["kind"] in ("smooth", "featured"):
+        red += _bulge_components(g, flux, pa)
+        if g["kind"] == "featured":
+            disk_flux = flux * (1.0 - g["bulge_fraction"]) * (1.0 - g["clump_fraction"])
+            blue_pixels += _disk_pattern(g, x, y, disk_flux)
+            disk_red, disk_blue = _disk_components(g, flux, pa, galsim_rng, scale)
+            red += disk_red
+            blue += disk_blue
+        if g["merger"]:
+            red.append(_companion(g, flux, rng))
+        if g["tidal"] != "none":
+            red_pixels += _tidal_pattern(g, x, y, 0.25 * g["tidal_strength"] * flux, rng)
+    elif g["artifact_type"] == "star":
+        red.append(galsim.Gaussian(sigma=0.2 * scale, flux=4 * flux))
+        red_pixels += _artifact_pattern("star", x, y, 4 * flux, rng)
+    else:  # satellite trail over a faint smudge
+        red.append(galsim.Exponential(half_light_radius=g["half_light_radius"], flux=0.3 * flux))
+        red_pixels += _artifact_pattern("trail", x, y, 2 * flux, rng)
+
+    bands = np.zeros((3, image_size, image_size))
+    colour = 1.0 + g["colour_scatter"] * np.array([-1.0, 0.0, 1.0])
+    for parts, pixels, population in ((red, red_pixels, RED * colour), (blue, blue_pixels, BLUE)):
+        layer = list(parts)
+        if pixels.any():
+            layer.append(galsim.InterpolatedImage(galsim.Image(pixels, scale=scale)))
+        if not layer:
+            continue
+        image = galsim.Convolve(galsim.Add(layer), psf).drawImage(
+            nx=image_size, ny=image_size, scale=scale
+        )
+        bands += population[:, None, None] * image.array[None]
+
+    sigma = np.sqrt(look.sky_noise**2 + look.shot_noise * np.clip(bands, 0, None))
+    bands = bands + sigma * rng.standard_normal(bands.shape)
+    return stretch(bands, look)
+
+
+def stretch(bands: np.ndarray, look: Look) -> np.ndarray:
+    """g, r, z float images ``[3, H, W]`` -> uint8 RGB ``[H, W, 3]`` with an asinh stretch."""
+    rgb = np.stack([bands[2], bands[1], bands[0]], axis=-1) * np.asarray(look.rgb_scales)
+    scaled = np.arcsinh(rgb / look.softening) / np.arcsinh(look.max_level / look.softening)
+    return np.round(np.clip(scaled, 0.0, 1.0) * 255).astype(np.uint8)
+
+
+def _render_chunk(
+    rows: list[dict], looks: dict[str, Look], image_size: int, seed: int
+) -> np.ndarray:
+    images = np.empty((len(rows), image_size, image_size, 3), dtype=np.uint8)
+    for position, row in enumerate(rows):
+        images[position] = render_galaxy(
+            row, looks[row["look"]], image_size, galaxy_seed(seed, row["uid"])
+        )
+    return images
+
+
+def render_images(
+    truth: pd.DataFrame,
+    looks: Mapping[str, Look],
+    image_size: int,
+    seed: int,
+    workers: int = 2,
+    chunk_size: int = 64,
+) -> np.ndarray:
+    """Render every galaxy of ``truth`` (needs ``uid`` and ``look`` columns) -> ``[N, H, W, 3]``.
+
+    Chunks go to ``workers`` processes; the result is identical for any worker count because each
+    galaxy's noise and knots come from its own seed (:func:`galaxy_seed`).
+    """
+    missing = {"uid", "look"} - set(truth.columns)
+    if missing:
+        raise ValueError(f"truth table needs columns {sorted(missing)}")
+    unknown = set(truth["look"]) - set(looks)
+    if unknown:
+        raise ValueError(f"truth names look(s) {sorted(unknown)} not in {sorted(looks)}")
+    rows = _records(truth)
+    chunks = [rows[start : start + chunk_size] for start in range(0, len(rows), chunk_size)]
+    looks = dict(looks)
+    if workers <= 1 or len(chunks) <= 1:
+        parts = [_render_chunk(chunk, looks, image_size, seed) for chunk in chunks]
+    else:
+        context = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+            futures = [
+                pool.submit(_render_chunk, chunk, looks, image_size, seed) for chunk in chunks
+            ]
+            parts = [future.result() for future in futures]
+    if not parts:
+        return np.empty((0, image_size, image_size, 3), dtype=np.uint8)
+    return np.concatenate(parts)
+
+
+def _records(truth: pd.DataFrame) -> list[dict]:
+    """Plain-Python rows (categoricals as strings) that pickle cheaply to worker processes."""
+    frame = truth.copy()
+    for column in frame.columns:
+        if isinstance(frame[column].dtype, pd.CategoricalDtype):
+            frame[column] = frame[column].astype(str)
+    return frame.to_dict(orient="records")
+
+
+def looks_from_params(params: Mapping[str, Mapping]) -> dict[str, Look]:
+    """``{name: Look}`` from the ``demo.looks`` parameters."""
+    return {name: Look.from_dict(name, values) for name, values in params.items()}
+
+
+def preview_grid(images: Sequence[np.ndarray], columns: int = 8) -> np.ndarray:
+    """Tile images into one array: a quick way to eyeball a look."""
+    images = list(images)
+    rows = -(-len(images) // columns)
+    height, width = images[0].shape[:2]
+    grid = np.zeros((rows * height, columns * width, 3), dtype=np.uint8)
+    for index, image in enumerate(images):
+        row, column = divmod(index, columns)
+        grid[row * height : (row + 1) * height, column * width : (column + 1) * width] = image
+    return grid
