@@ -47,7 +47,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 simulate_votes,
                 inputs=["demo_truth", "params:demo", "params:campaign_dirs", "params:seed"],
-                outputs="demo_votes",
+                outputs="demo_counts",
                 name="demo_simulate_votes",
             ),
             Node(
@@ -55,7 +55,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=[
                     "demo_truth",
                     "demo_images",
-                    "demo_votes",
+                    "demo_counts",
                     "params:demo",
                     "params:campaign_dirs",
                     "params:seed",
@@ -65,7 +65,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 summarise,
-                inputs=["demo_truth", "demo_votes"],
+                inputs=["demo_truth", "demo_counts"],
                 outputs=["demo_summary", "demo_mlflow_metrics"],
                 name="demo_summarise",
             ),
