@@ -13,12 +13,16 @@ concat of wide frames, no float detour); unlabelled rows are never copied into i
 from __future__ import annotations
 
 import logging
+import mmap
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from gz_evo.hashing import string_hash
+from gz_evo.readers._common import constant_strings
 from gz_evo.schema import Schema
 from gz_evo.validation import META_COLUMNS
 
@@ -37,30 +41,33 @@ def split_of(ids: pd.Series, fractions: Mapping[str, float], seed: int) -> pd.Se
     same galaxy in two campaigns lands in the same split (no leakage between them).
     """
     bounds = np.cumsum([float(fractions[name]) for name in SPLITS])
-    if not np.isclose(bounds[-1], 1.0) or (np.asarray(list(fractions.values())) < 0).any():
+    if not np.isclose(bounds[-1], 1.0) or min(float(v) for v in fractions.values()) < 0:
         raise ValueError(f"split fractions must be >= 0 and sum to 1, got {dict(fractions)}")
-    key = f"gz_evo{int(seed) % 10**10:010d}"
-    hashes = pd.util.hash_pandas_object(ids.astype("str"), index=False, hash_key=key)
-    unit = (hashes.to_numpy() >> np.uint64(11)).astype(np.float64) / float(2**53)
-    codes = np.searchsorted(bounds[:-1], unit, side="right")
-    return pd.Series(pd.Categorical.from_codes(codes, SPLITS).astype("str"), index=ids.index)
+    unit = (string_hash(ids, seed) >> np.uint64(11)).astype(np.float64) / float(2**53)
+    codes = np.searchsorted(bounds[:-1], unit, side="right").astype(np.int8)
+    names = pa.DictionaryArray.from_arrays(pa.array(codes), pa.array(SPLITS))
+    return pd.Series(names.cast(pa.large_string()), index=ids.index, dtype="str")
 
 
-def _meta(table: pd.DataFrame, rows: np.ndarray | None = None) -> pd.DataFrame:
-    meta = table[list(META_COLUMNS)]
-    if rows is not None:
-        meta = meta.loc[rows]
-    return meta
+def _meta(table: pd.DataFrame) -> pd.DataFrame:
+    return table[list(META_COLUMNS)]
 
 
 def _with_keys(meta: pd.DataFrame, split: pd.Series | str) -> pd.DataFrame:
     meta = meta.reset_index(drop=True)
-    key = meta["campaign"].astype("str") + "/" + meta["id_str"].astype("str")
+    key = pd.Series(
+        pc.binary_join_element_wise(
+            pa.array(meta["campaign"], type=pa.large_string(), from_pandas=True),
+            pa.array(meta["id_str"], type=pa.large_string(), from_pandas=True),
+            pa.scalar("/", pa.large_string()),
+        ),
+        dtype="str",
+    )
     columns = {
         "key": key,
         "id_str": meta["id_str"].astype("str"),
         "campaign": meta["campaign"].astype("str"),
-        "split": split if isinstance(split, pd.Series) else pd.Series(split, index=meta.index),
+        "split": split if isinstance(split, pd.Series) else constant_strings(split, len(meta)),
         "ra": meta["ra"].astype("float64"),
         "dec": meta["dec"].astype("float64"),
         "image_path": meta["image_path"].astype("str"),
@@ -75,6 +82,23 @@ def _as_binary(values: pd.Series) -> pd.Series:
         return values.reset_index(drop=True)
     array = pa.array(values.to_numpy(dtype=object), type=pa.binary(), from_pandas=True)
     return pd.Series(array, dtype=_BINARY)
+
+
+def sparse_zeros(shape: tuple[int, int]) -> np.ndarray:
+    """An int32 zero array whose never-written pages cost no memory.
+
+    Most of the merged table is zeros (questions a campaign never asked). Untouched pages of an
+    anonymous mapping are the kernel's shared zero page: reading them allocates nothing. numpy
+    asks for 2 MiB huge pages on big arrays, so each written segment would allocate and zero
+    the 2 MiB around it; 4 KiB pages keep only what was written (Linux; np.zeros elsewhere).
+    """
+    size = int(np.prod(shape)) * 4
+    advice = getattr(mmap, "MADV_NOHUGEPAGE", None)
+    if size == 0 or advice is None or not hasattr(mmap, "MAP_ANONYMOUS"):
+        return np.zeros(shape, dtype=np.int32)
+    memory = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    memory.madvise(advice)
+    return np.frombuffer(memory, dtype=np.int32).reshape(shape)
 
 
 def merge_vote_tables(
@@ -92,7 +116,7 @@ def merge_vote_tables(
     answer_columns = schema.answer_columns
     position = {column: i for i, column in enumerate(answer_columns)}
     campaigns = set(schema.campaigns)
-    used, labelled_masks = [], []
+    used, labelled_masks, seen = [], [], set()
     for table in tables:
         names = table["campaign"].unique().tolist() if len(table) else []
         counts = [c for c in table.columns if c not in META_COLUMNS]
@@ -108,15 +132,19 @@ def merge_vote_tables(
             raise ValueError(
                 f"vote column {unknown[0]!r} is not an answer of schema {schema.name!r}"
             )
-        votes = np.zeros(len(table), dtype=np.int64)
+        votes = np.zeros(len(table), dtype=np.int32)
         for column in counts:
-            votes += table[column].to_numpy()
+            votes |= table[column].to_numpy()  # any vote at all (counts are >= 0)
+        repeated = set(names) & seen
+        if repeated:
+            raise ValueError(f"campaign(s) {sorted(repeated)} come in more than one table")
+        seen.update(names)
         used.append((table, counts))
         labelled_masks.append(votes > 0)
 
     n_labelled = int(sum(mask.sum() for mask in labelled_masks))
-    block = np.zeros((len(answer_columns), n_labelled), dtype=np.int32)
-    metas, unlabelled_metas, offset = [], [], 0
+    block = sparse_zeros((len(answer_columns), n_labelled))
+    offset = 0
     for (table, counts), mask in zip(used, labelled_masks, strict=True):
         n = int(mask.sum())
         everything = n == len(table)
@@ -124,21 +152,20 @@ def merge_vote_tables(
             values = table[column].to_numpy()
             block[position[column], offset : offset + n] = values if everything else values[mask]
         offset += n
-        metas.append(_meta(table, None if everything else mask))
-        if not everything:
-            unlabelled_metas.append(_meta(table, ~mask))
+
+    # metadata: one concatenation, then one split into labelled and unlabelled rows
+    meta = _concat_meta([_meta(table) for table, _ in used])
+    labelled = np.concatenate(labelled_masks) if labelled_masks else np.zeros(0, dtype=bool)
+    everyone = bool(labelled.all())
+    labelled_meta = meta if everyone else meta.loc[labelled].reset_index(drop=True)
+    unlabelled_metas = [] if everyone else [meta.loc[~labelled]]
     if unlabelled_images is not None and len(unlabelled_images):
         unlabelled_metas.append(_meta(unlabelled_images))
 
-    meta = _concat_meta(metas)
-    catalog_meta = _with_keys(meta, split_of(meta["id_str"], fractions, seed))
+    catalog_meta = _with_keys(labelled_meta, split_of(labelled_meta["id_str"], fractions, seed))
     counts_frame = pd.DataFrame(block.T, columns=answer_columns, copy=False)
     catalog = pd.concat([catalog_meta, counts_frame], axis=1)
     unlabelled = _with_keys(_concat_meta(unlabelled_metas), UNLABELLED)
-    for frame, what in ((catalog, "merged table"), (unlabelled, "unlabelled table")):
-        duplicated = frame["key"].duplicated()
-        if duplicated.any():
-            raise ValueError(f"{what}: duplicate key(s) {frame['key'][duplicated].head().tolist()}")
     logger.info(
         "GZ-Evo table: %d labelled galaxies x %d answers, %d unlabelled",
         len(catalog),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -45,13 +46,20 @@ def source_name(paths: Sequence[Path]) -> str:
 
 def campaign_suffix(campaign: str, campaign_dirs: Sequence[PathLike] = ()) -> str:
     """The suffix a campaign's YAML appends to its questions (``-dr5``, ``-deep``)."""
-    data = yaml.safe_load(_campaign_files(campaign_dirs)[campaign].read_text())
+    text = _campaign_files(campaign_dirs)[campaign].read_text()
+    data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     return str(data.get("suffix") or "")
 
 
 def campaign_questions(
     campaign: str, campaign_dirs: Sequence[PathLike] = ()
 ) -> tuple[Schema, str, list[Question]]:
+    """The campaign's schema, suffix and questions (loaded once per process and directory list)."""
+    return _campaign_questions(campaign, tuple(str(d) for d in campaign_dirs))
+
+
+@functools.lru_cache(maxsize=64)
+def _campaign_questions(campaign: str, campaign_dirs: tuple[str, ...]):
     schema = load_campaign(campaign, campaign_dirs)
     return schema, campaign_suffix(campaign, campaign_dirs), list(schema.questions)
 
@@ -59,7 +67,10 @@ def campaign_questions(
 def header(path: Path) -> list[str]:
     """Column names of a CSV or parquet file, without reading its rows."""
     if not path.is_file():
-        raise IngestionError(str(path), "catalog file does not exist")
+        raise IngestionError(
+            str(path),
+            "catalog file does not exist (for the demo universe: kedro run --pipelines demo)",
+        )
     if path.suffix == ".parquet":
         import pyarrow.parquet as pq
 
@@ -76,7 +87,7 @@ def read_columns(
         import pyarrow.parquet as pq
 
         table = pq.read_table(path, columns=list(columns))
-        frame = table.to_pandas()
+        frame = table.to_pandas(split_blocks=True, self_destruct=True)
         for column in strings:
             if frame[column].dtype != "str":
                 frame[column] = frame[column].astype("str")
@@ -196,16 +207,21 @@ def build_canonical(
             check_images_exist(image_path, ids, source)
     meta = {
         "id_str": ids,
-        "campaign": pd.Series(np.full(n_rows, campaign, dtype=object), dtype="str"),
+        "campaign": constant_strings(campaign, n_rows),
         "ra": _float_or_null(ra, n_rows),
         "dec": _float_or_null(dec, n_rows),
-        "image_path": image_path
-        if image_path is not None
-        else pd.Series(np.full(n_rows, None, dtype=object), dtype="str"),
+        "image_path": image_path if image_path is not None else constant_strings(None, n_rows),
         "image_bytes": _binary_or_null(image_bytes, n_rows),
     }
     assert tuple(meta) == META_COLUMNS
     return pd.DataFrame({**meta, **ordered}, copy=False)
+
+
+def constant_strings(value: str | None, n_rows: int) -> pd.Series:
+    """A string column holding one value (or nulls), built in Arrow without Python objects."""
+    if value is None:
+        return pd.Series(pa.nulls(n_rows, pa.large_string()), dtype="str")
+    return pd.Series(pa.repeat(pa.scalar(value, pa.large_string()), n_rows), dtype="str")
 
 
 def _float_or_null(values: pd.Series | None, n_rows: int) -> pd.Series:

@@ -75,7 +75,7 @@ def read_huggingface(
         images.append(image)
         plan.update(mapping=mapping, zero=zero, totals=totals)
     table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
-    frame = table.to_pandas()
+    frame = table.to_pandas(split_blocks=True, self_destruct=True)
     image_bytes = None
     if image_column:
         image_bytes = pa.chunked_array([c for i in images for c in i.chunks], type=pa.binary())

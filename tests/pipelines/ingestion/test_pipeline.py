@@ -38,7 +38,9 @@ def test_ingestion_and_merge_run_on_every_published_format(project_copy: Path):
         )
     shutil.rmtree(scratch)
     params = project_copy / "conf" / "base" / "parameters_gz_evo.yml"
-    params.write_text(params.read_text().replace("schema: gz_evo_scaling", f"schema: {CAMPAIGNS}"))
+    text = params.read_text()
+    schema_line = next(line for line in text.splitlines() if line.startswith("  schema:"))
+    params.write_text(text.replace(schema_line, f"  schema: {CAMPAIGNS}"))
 
     bootstrap_project(project_copy)
     with KedroSession.create(project_path=project_copy, env="base") as session:

@@ -13,10 +13,13 @@ from gz_evo.pipelines.ingestion.nodes import (
     ingest_unlabelled,
 )
 
-#: The campaign sources: each has a catalog entry ``raw_<name>``, parameters
+#: The campaign sources: each has a raw catalog entry (``RAW_INPUT``), parameters
 #: ``ingestion.campaigns.<name>`` and an output ``<name>_votes``. Add a name here (and those two
 #: entries) to ingest another campaign; set ``enabled: false`` for one you have no data for.
 CAMPAIGN_SOURCES: tuple[str, ...] = ("dr5", "dr8", "gz2", "candels", "demo_deep")
+#: The raw input of a source: the demo pipeline's output folder of the same name, so that
+#: ``kedro run`` renders the demo universe first; real downloads redefine these entries.
+RAW_INPUT = "demo_{source}"
 
 
 def _for_campaign(campaign: str):
@@ -34,7 +37,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         Node(
             _for_campaign(campaign),
             inputs=[
-                f"raw_{campaign}",
+                RAW_INPUT.format(source=campaign),
                 f"params:ingestion.campaigns.{campaign}",
                 "params:ingestion.tolerance",
                 "params:ingestion.check_images",
@@ -54,7 +57,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         Node(
             ingest_unlabelled,
             inputs=[
-                "raw_unlabelled",
+                RAW_INPUT.format(source="unlabelled"),
                 "params:ingestion.unlabelled",
                 "params:ingestion.check_images",
             ],
@@ -64,7 +67,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         Node(
             ingest_downstream,
             inputs=[
-                "raw_downstream",
+                RAW_INPUT.format(source="downstream"),
                 "params:ingestion.downstream",
                 "params:ingestion.check_images",
             ],

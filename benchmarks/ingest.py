@@ -1,0 +1,195 @@
+"""Ingestion + GZ-Evo merge at scale, against pyarrow just reading the same files.
+
+Builds catalogs totalling ``--galaxies`` (default 1,000,000) over the 88-question
+``gz_evo_scaling`` schema, split across its 8 campaigns in roughly their real proportions, in the
+galaxy-datasets parquet layout (``id_str``, ``ra``, ``dec``, ``file_loc``, suffixed int32 counts,
+``{question}_total-votes``), with votes that follow each decision tree (counts fall down the tree,
+so most deep answers are small or zero) and ~2% of galaxies with no votes at all. Then, in this
+one process:
+
+- time ratio: (read every file with the galaxy_datasets reader + all validation checks +
+  the decision-tree check + the pandera canonical check + merge into the wide table with splits)
+  / (``pyarrow.parquet.read_table`` of the same files, best of 3);
+- memory ratio: peak RSS increase during ingestion + merge / the merged table's size in memory
+  (``DataFrame.memory_usage(deep=True)`` of the merged and unlabelled tables).
+
+Writing the merged parquet is not part of either number (it is printed separately).
+
+    .venv/bin/python benchmarks/ingest.py [--galaxies 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+SCHEMA = "gz_evo_scaling"
+# Rough relative sizes of the campaigns in GZ-Evo (Walmsley et al. 2024).
+WEIGHTS = {
+    "dr12": 92,
+    "dr5": 253,
+    "dr8": 300,
+    "gz2": 209,
+    "candels": 50,
+    "hubble": 114,
+    "cd": 30,
+    "ukidss": 70,
+}
+MEAN_VOTES = {"gz2": 44, "hubble": 30, "candels": 30, "ukidss": 25, "cd": 30}
+UNVOTED_FRACTION = 0.02
+
+
+def _vm(field: str) -> int:
+    """A /proc/self/status memory field in bytes (VmRSS, VmHWM)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def _reset_peak() -> None:
+    Path("/proc/self/clear_refs").write_text("5")  # VmHWM := VmRSS
+
+
+def write_catalogs(folder: str, n_galaxies: int, seed: int) -> list[tuple[str, str]]:
+    """One parquet catalog per campaign; returns (campaign, path) pairs."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from gz_evo.schema import load_schema
+
+    schema = load_schema(SCHEMA)
+    rng = np.random.default_rng(seed)
+    total_weight = sum(WEIGHTS.values())
+    sizes = {c: int(n_galaxies * w / total_weight) for c, w in WEIGHTS.items()}
+    sizes["dr8"] += n_galaxies - sum(sizes.values())
+    files = []
+    for campaign, n in sizes.items():
+        roots = rng.poisson(MEAN_VOTES.get(campaign, 40), n) + 3
+        roots[rng.random(n) < UNVOTED_FRACTION] = 0
+        ids = np.char.add(f"{campaign}_", np.arange(n).astype(str))
+        arrays = {
+            "id_str": pa.array(ids),
+            "ra": pa.array(rng.uniform(0, 360, n)),
+            "dec": pa.array(rng.uniform(-30, 60, n)),
+            "file_loc": pa.array(np.char.add(np.char.add("images/", ids), ".jpg")),
+        }
+        counts: dict[str, np.ndarray] = {}
+        for question in schema.campaign_questions(campaign):
+            totals = roots if question.depends_on is None else counts[question.depends_on]
+            votes = rng.multinomial(totals, rng.dirichlet(np.ones(len(question.answers))))
+            for i, column in enumerate(question.answer_columns):
+                counts[column] = votes[:, i].astype(np.int32)
+                arrays[column] = pa.array(counts[column])
+            arrays[f"{question.name}_total-votes"] = pa.array(votes.sum(1).astype(np.int32))
+        path = str(Path(folder) / f"{campaign}_ortho_train_catalog.parquet")
+        pq.write_table(pa.table(arrays), path)
+        files.append((campaign, path))
+    return files
+
+
+def ingest_and_merge(files: list[tuple[str, str]], seed: int):
+    """What ``kedro run --pipelines ingestion,gz_evo`` does in memory, minus the writes."""
+    from gz_evo.merge import merge_vote_tables
+    from gz_evo.readers import read_galaxy_datasets
+    from gz_evo.schema import load_campaign, load_schema
+    from gz_evo.validation import check_dependencies, validate_canonical
+
+    tables = []
+    for campaign, path in files:
+        table = read_galaxy_datasets([path], campaign, images="file_loc", check_images=False)
+        schema = load_campaign(campaign)
+        table, _ = check_dependencies(table, schema, campaign, 0.01, path)
+        validate_canonical(table, schema.answer_columns, path)
+        tables.append(table)
+    fractions = {"train": 0.8, "val": 0.1, "test": 0.1}
+    return merge_vote_tables(tables, load_schema(SCHEMA), None, fractions, seed)
+
+
+def warm_up(folder: str, seed: int) -> None:
+    """Ingest a tiny universe once: lazy imports and pandera's backends load outside the timing."""
+    small = Path(folder) / "warm_up"
+    small.mkdir()
+    ingest_and_merge(write_catalogs(str(small), 2000, seed), seed)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--galaxies", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+
+    import pandera.pandas  # imports are not part of the measurement
+    import pyarrow.parquet as pq
+
+    import gz_evo.merge
+    import gz_evo.readers
+
+    del pandera, gz_evo
+
+    with tempfile.TemporaryDirectory(prefix="gz_evo_bench_") as folder:
+        started = time.perf_counter()
+        with multiprocessing.get_context("spawn").Pool(1) as pool:  # keep this process clean
+            files = pool.apply(write_catalogs, (folder, args.galaxies, args.seed))
+        size_on_disk = sum(Path(p).stat().st_size for _, p in files)
+        print(
+            f"wrote {args.galaxies:,} galaxies in {len(files)} parquet catalogs "
+            f"({size_on_disk / 1e6:.0f} MB) in {time.perf_counter() - started:.1f} s"
+        )
+        warm_up(folder, args.seed)
+        for _, path in files:  # the OS page cache holds the files for both contenders
+            Path(path).read_bytes()
+
+        # memory: one run in this fresh process, from the peak RSS reset just before it
+        _reset_peak()
+        baseline = _vm("VmRSS")
+        started = time.perf_counter()
+        catalog, unlabelled = ingest_and_merge(files, args.seed)
+        cold = time.perf_counter() - started
+        peak = _vm("VmHWM") - baseline
+        merged_bytes = int(
+            catalog.memory_usage(deep=True).sum() + unlabelled.memory_usage(deep=True).sum()
+        )
+        shape, n_unlabelled = catalog.shape, len(unlabelled)
+        started = time.perf_counter()
+        catalog.to_parquet(Path(folder) / "gz_evo_catalog.parquet", compression="zstd")
+        write_time = time.perf_counter() - started
+        del catalog, unlabelled
+
+        # time: best of `--repeats` for each, interleaved so both see the same machine load
+        ours, reference = [], []
+        for _ in range(args.repeats):
+            started = time.perf_counter()
+            read = [pq.read_table(path) for _, path in files]
+            reference.append(time.perf_counter() - started)
+            del read
+            started = time.perf_counter()
+            result = ingest_and_merge(files, args.seed)
+            ours.append(time.perf_counter() - started)
+            del result
+        ours_time, reference_time = min(ours), min(reference)
+
+    print(
+        f"merged table: {shape[0]:,} labelled x {shape[1]} columns, "
+        f"{n_unlabelled:,} unlabelled, {merged_bytes / 1e6:.0f} MB in memory"
+    )
+    print(
+        f"ingestion + merge: best {ours_time:.2f} s of {[round(t, 2) for t in ours]} "
+        f"(first run, cold memory: {cold:.2f} s); pyarrow.parquet.read_table: best "
+        f"{reference_time:.2f} s of {[round(t, 2) for t in reference]}"
+    )
+    print(f"peak RSS increase: {peak / 1e6:.0f} MB")
+    print(f"(writing the merged parquet, not counted: {write_time:.2f} s)")
+    ratio = ours_time / reference_time
+    print(f"time ratio   (ingest+merge / pyarrow read): {ratio:.2f}  (target <= 3)")
+    print(f"memory ratio (peak RSS / merged table):     {peak / merged_bytes:.2f}  (target <= 3)")
+
+
+if __name__ == "__main__":
+    main()
