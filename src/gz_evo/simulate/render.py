@@ -145,6 +145,12 @@ def _artifact_pattern(kind: str, x: np.ndarray, y: np.ndarray, flux: float, rng)
     return np.zeros_like(x)
 
 
+def _sersic(n: float, half_light_radius: float, flux: float):
+    import galsim
+
+    return galsim.Sersic(n=n, half_light_radius=half_light_radius, flux=flux)
+
+
 def _bulge_components(g: Mapping, flux: float, pa) -> list:
     """Sersic bulge (and a boxy component for edge-on boxy bulges)."""
     import galsim
@@ -156,14 +162,10 @@ def _bulge_components(g: Mapping, flux: float, pa) -> list:
     bulge_radius = r_e if g["kind"] == "smooth" else 0.35 * r_e
     bulge_q = g["axis_ratio"] if g["kind"] == "smooth" else max(g["axis_ratio"], 0.55)
     n = round(2 * float(g["sersic_n"])) / 2  # half-integer n: GalSim caches its tables
-    parts = [
-        galsim.Sersic(n=n, half_light_radius=bulge_radius, flux=bulge_flux).shear(
-            q=bulge_q, beta=pa
-        )
-    ]
+    parts = [_sersic(n, bulge_radius, bulge_flux).shear(q=bulge_q, beta=pa)]
     if g["boxy_bulge"] and g["edge_on"]:
         parts.append(
-            galsim.Sersic(n=0.5, half_light_radius=bulge_radius, flux=0.5 * bulge_flux).shear(
+            _sersic(0.5, bulge_radius, 0.5 * bulge_flux).shear(
                 q=0.75, beta=pa + 90 * galsim.degrees
             )
         )
@@ -177,9 +179,9 @@ def _disk_components(g: Mapping, flux: float, pa, galsim_rng, scale: float) -> t
     r_e = g["half_light_radius"]
     red, blue = [], []
     if g["bar_strength"] > 0:
-        bar = galsim.Sersic(
-            n=0.5, half_light_radius=0.6 * r_e, flux=0.4 * g["bar_strength"] * flux
-        ).shear(q=0.25, beta=g["bar_angle"] * galsim.degrees)
+        bar = _sersic(0.5, 0.6 * r_e, 0.4 * g["bar_strength"] * flux).shear(
+            q=0.25, beta=g["bar_angle"] * galsim.degrees
+        )
         red.append(bar.shear(q=max(g["axis_ratio"], 0.1), beta=pa))
     if g["clump_count"] > 0:
         knots = galsim.RandomKnots(
@@ -202,7 +204,7 @@ def _companion(g: Mapping, flux: float, rng):
     angle = rng.uniform(0, 2 * np.pi)
     ratio = g["companion_ratio"]
     return (
-        galsim.Sersic(n=2.0, half_light_radius=r_e * np.sqrt(ratio), flux=ratio * flux)
+        _sersic(2.0, r_e * np.sqrt(ratio), ratio * flux)
         .shear(q=rng.uniform(0.5, 1.0), beta=rng.uniform(0, 180) * galsim.degrees)
         .shift(distance * np.cos(angle), distance * np.sin(angle))
     )
@@ -222,8 +224,9 @@ def render_galaxy(galaxy: Mapping, look: Look, image_size: int, seed) -> np.ndar
         g.update(kind="smooth", bulge_fraction=1.0, half_light_radius=5 * g["half_light_radius"])
     psf = galsim.Moffat(beta=look.psf_beta, fwhm=look.psf_fwhm)
     pa = g["position_angle"] * galsim.degrees
-    red: list = []
-    blue: list = []
+    red: list = []  # extended profiles, evaluated on the grid
+    compact: list = []  # point-like red parts (stars), kept as profiles
+    blue: list = []  # clumps (point-like knots), kept as profiles
     red_pixels = np.zeros_like(x)
     blue_pixels = np.zeros_like(x)
 
@@ -240,15 +243,23 @@ def render_galaxy(galaxy: Mapping, look: Look, image_size: int, seed) -> np.ndar
         if g["tidal"] != "none":
             red_pixels += _tidal_pattern(g, x, y, 0.25 * g["tidal_strength"] * flux, rng)
     elif g["artifact_type"] == "star":
-        red.append(galsim.Gaussian(sigma=0.2 * scale, flux=4 * flux))
+        compact.append(galsim.Gaussian(sigma=0.2 * scale, flux=4 * flux))  # a point source
         red_pixels += _artifact_pattern("star", x, y, 4 * flux, rng)
     else:  # satellite trail over a faint smudge
-        red.append(galsim.Exponential(half_light_radius=g["half_light_radius"], flux=0.3 * flux))
+        red.append(_sersic(1.0, g["half_light_radius"], 0.3 * flux))
         red_pixels += _artifact_pattern("trail", x, y, 2 * flux, rng)
+
+    # Extended profiles are evaluated on the pixel grid (no FFT): an unresolved Sersic's wings would
+    # otherwise ask GalSim for a huge FFT (big galaxies on HST pixels). Compact parts stay profiles.
+    for part in red:
+        red_pixels += part.drawImage(
+            nx=image_size, ny=image_size, scale=scale, method="no_pixel"
+        ).array
 
     bands = np.zeros((3, image_size, image_size))
     colour = 1.0 + g["colour_scatter"] * np.array([-1.0, 0.0, 1.0])
-    for parts, pixels, population in ((red, red_pixels, RED * colour), (blue, blue_pixels, BLUE)):
+    layers = ((compact, red_pixels, RED * colour), (blue, blue_pixels, BLUE))
+    for parts, pixels, population in layers:
         layer = list(parts)
         if pixels.any():
             layer.append(galsim.InterpolatedImage(galsim.Image(pixels, scale=scale)))
