@@ -10,7 +10,9 @@ DataLoader workers. The reference opens and decodes every 424 px JPEG and augmen
 torchvision per sample inside the workers. The project's loader streams pre-resized shards
 (``gz_evo.images.build``, written once and not timed, like any preprocessing) and augments whole
 batches with ``GalaxyAugment`` on the training device (CUDA when there is one, else the CPU of the
-main process). Timing runs are interleaved and repeated; the median is reported.
+main process). Timing runs are interleaved and repeated: the speed-up is the median of the paired
+rounds' ratios. CPU milliseconds per image (main process + DataLoader workers) are printed beside
+it: on a shared machine they do not depend on what else is running.
 
     .venv/bin/python benchmarks/loader.py                  # 224 and 64 px, 2 workers
     .venv/bin/python benchmarks/loader.py --sizes 224 --encodings jpg npy --workers 4
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import tempfile
 import time
@@ -97,7 +100,14 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def time_reference(files, size, batch_size, workers, epochs, device) -> float:
+def _cpu_seconds() -> float:
+    """CPU time of this process and its finished children (DataLoader workers exit each epoch)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def time_reference(files, size, batch_size, workers, epochs, device) -> tuple[float, float]:
     loader = DataLoader(
         PerFileDataset(files, size),
         batch_size=batch_size,
@@ -105,16 +115,16 @@ def time_reference(files, size, batch_size, workers, epochs, device) -> float:
         num_workers=workers,
         generator=torch.Generator().manual_seed(0),
     )
-    delivered, start = 0, time.perf_counter()
+    delivered, start, cpu = 0, time.perf_counter(), _cpu_seconds()
     for _ in range(epochs):
         for batch in loader:
             view = batch.to(device, non_blocking=True)
             delivered += view.shape[0]
     _sync(device)
-    return delivered / (time.perf_counter() - start)
+    return delivered / (time.perf_counter() - start), (_cpu_seconds() - cpu) / delivered * 1e3
 
 
-def time_project(shards, size, batch_size, workers, epochs, device) -> float:
+def time_project(shards, size, batch_size, workers, epochs, device) -> tuple[float, float]:
     module = GZEvoDataModule(
         shards,
         SCHEMA,
@@ -125,13 +135,13 @@ def time_project(shards, size, batch_size, workers, epochs, device) -> float:
     )
     augment = GalaxyAugment(output_size=size, seed=0, **AUGMENT).to(device)
     loader = module.train_dataloader()
-    delivered, start = 0, time.perf_counter()
+    delivered, start, cpu = 0, time.perf_counter(), _cpu_seconds()
     for _ in range(epochs):
         for batch in loader:
             view = augment.train_view(batch["image"].to(device, non_blocking=True))
             delivered += view.shape[0]
     _sync(device)
-    return delivered / (time.perf_counter() - start)
+    return delivered / (time.perf_counter() - start), (_cpu_seconds() - cpu) / delivered * 1e3
 
 
 def main() -> None:
@@ -141,8 +151,8 @@ def main() -> None:
     parser.add_argument("--encodings", nargs="+", default=["jpg"])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--epochs", type=int, default=3, help="passes over the 370 galaxies")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds")
+    parser.add_argument("--epochs", type=int, default=2, help="passes over the 370 galaxies")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds")
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks/results/loader.json")
     args = parser.parse_args()
 
@@ -163,38 +173,45 @@ def main() -> None:
                 build_shards(root, table, None, SCHEMA.answer_columns, spec, seed=0)
                 shards = ShardSet.open(root)
                 shard_bytes = sum(p.stat().st_size for p in root.rglob("*.tar"))
-                timing = {"reference": [], "project": []}
-                for _ in range(args.rounds):
-                    timing["reference"].append(
-                        time_reference(
-                            files, size, args.batch_size, args.workers, args.epochs, device
-                        )
+                rounds = {"reference": [], "project": [], "reference_cpu": [], "project_cpu": []}
+                for _ in range(args.rounds):  # interleaved, so load on the machine hits both
+                    rate, cpu = time_reference(
+                        files, size, args.batch_size, args.workers, args.epochs, device
                     )
-                    timing["project"].append(
-                        time_project(
-                            shards, size, args.batch_size, args.workers, args.epochs, device
-                        )
+                    rounds["reference"].append(rate)
+                    rounds["reference_cpu"].append(cpu)
+                    rate, cpu = time_project(
+                        shards, size, args.batch_size, args.workers, args.epochs, device
                     )
-                reference = statistics.median(timing["reference"])
-                project = statistics.median(timing["project"])
+                    rounds["project"].append(rate)
+                    rounds["project_cpu"].append(cpu)
+                median = {name: statistics.median(values) for name, values in rounds.items()}
+                paired = statistics.median(
+                    p / r for p, r in zip(rounds["project"], rounds["reference"], strict=True)
+                )
                 result = {
                     "size": size,
                     "encoding": encoding,
                     "device": str(device),
                     "workers": args.workers,
                     "batch_size": args.batch_size,
-                    "reference_images_per_s": round(reference, 1),
-                    "project_images_per_s": round(project, 1),
-                    "speedup": round(project / reference, 2),
+                    "reference_images_per_s": round(median["reference"], 1),
+                    "project_images_per_s": round(median["project"], 1),
+                    "speedup": round(paired, 2),
+                    "reference_cpu_ms_per_image": round(median["reference_cpu"], 2),
+                    "project_cpu_ms_per_image": round(median["project_cpu"], 2),
+                    "cpu_ratio": round(median["reference_cpu"] / median["project_cpu"], 2),
                     "shard_bytes": shard_bytes,
                     "jpeg_bytes": jpeg_bytes,
                     "disk_ratio": round(shard_bytes / jpeg_bytes, 3),
-                    "rounds": timing,
+                    "rounds": rounds,
                 }
                 results.append(result)
                 print(
-                    f"{size:4d} px {encoding}: reference {reference:7.1f} img/s, project "
-                    f"{project:7.1f} img/s -> {project / reference:.2f}x; shards "
+                    f"{size:4d} px {encoding}: reference {median['reference']:6.1f} img/s, "
+                    f"project {median['project']:6.1f} img/s -> {paired:.2f}x (median of paired "
+                    f"rounds); CPU {median['reference_cpu']:.2f} vs {median['project_cpu']:.2f} "
+                    f"ms/image -> {median['reference_cpu'] / median['project_cpu']:.2f}x; shards "
                     f"{shard_bytes / 1e6:.1f} MB vs JPEGs {jpeg_bytes / 1e6:.1f} MB "
                     f"({shard_bytes / jpeg_bytes:.2f}x)"
                 )

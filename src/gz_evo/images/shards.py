@@ -65,11 +65,26 @@ def encode_pixels(pixels: np.ndarray, encoding: str, quality: int = 95) -> bytes
 def decode_pixels(data: bytes, encoding: str) -> np.ndarray:
     """Bytes of one shard member back to ``uint8[H, W, 3]``."""
     if encoding == "npy":
-        return np.load(io.BytesIO(data), allow_pickle=False)
+        return _load_npy(data)
     from PIL import Image
 
     with Image.open(io.BytesIO(data)) as image:
         return np.asarray(image if image.mode == "RGB" else image.convert("RGB"), dtype=np.uint8)
+
+
+_NPY_MAGIC = b"\x93NUMPY\x01\x00"
+
+
+def _load_npy(data: bytes) -> np.ndarray:
+    """A uint8 ``.npy`` member without copying (fast path for the version-1 files we write)."""
+    if data[:8] == _NPY_MAGIC:
+        header_length = int.from_bytes(data[8:10], "little")
+        header = data[10 : 10 + header_length].decode("latin1")
+        if "'descr': '|u1'" in header and "'fortran_order': False" in header:
+            shape_text = header.split("'shape': (")[1].split(")")[0]
+            shape = tuple(int(n) for n in shape_text.split(",") if n.strip())
+            return np.frombuffer(data, np.uint8, offset=10 + header_length).reshape(shape)
+    return np.load(io.BytesIO(data), allow_pickle=False)
 
 
 # ---- writing ----------------------------------------------------------------------------------
@@ -364,7 +379,9 @@ def iter_shard(
             if not regular or sample_index < start:
                 handle.seek(padded, 1)
                 continue
-            members[extension] = _read_exact(handle, padded)[:size]
+            members[extension] = _read_exact(handle, size)
+            if padded > size:
+                handle.seek(padded - size, 1)
             if "json" in members and encoding in members:
                 meta = json.loads(members.pop("json"))
                 pixels = members.pop(encoding)
