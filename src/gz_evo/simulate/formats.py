@@ -100,12 +100,12 @@ def _sexagesimal(ra: np.ndarray, dec: np.ndarray) -> tuple[list[tuple], list[tup
     hours = np.mod(np.asarray(ra, float), 360.0) / 15.0
     h = np.floor(hours)
     m = np.floor((hours - h) * 60)
-    s = np.floor(((hours - h) * 60 - m) * 60 * 100) / 100
+    s = np.floor(((hours - h) * 60 - m) * 60 * 100 + 1e-6) / 100  # 1e-6: float round-off
     sign = np.where(np.asarray(dec) < 0, "-", "+")
     absdec = np.abs(np.asarray(dec, float))
     d = np.floor(absdec)
     dm = np.floor((absdec - d) * 60)
-    ds = np.floor(((absdec - d) * 60 - dm) * 60 * 10) / 10
+    ds = np.floor(((absdec - d) * 60 - dm) * 60 * 10 + 1e-6) / 10
     return list(zip(h, m, s, strict=True)), list(zip(sign, d, dm, ds, strict=True))
 
 

@@ -52,14 +52,14 @@ def package_folders(
     seed: int,
 ) -> dict[str, dict]:
     """One ``{relative path: content}`` per output folder, in each campaign's published format."""
-    packaged = universe.package_universe(truth, images, votes, params, campaign_dirs, seed)
-    if set(packaged) != set(folders):
+    wanted = [*params["campaigns"], universe.UNLABELLED, universe.DOWNSTREAM]
+    if set(wanted) != set(folders):
         raise ValueError(
-            f"demo.campaigns gives folders {sorted(packaged)}, but the demo pipeline writes "
+            f"demo.campaigns gives folders {sorted(wanted)}, but the demo pipeline writes "
             f"{sorted(folders)}: add a catalog entry demo_<name> and the name to "
             "gz_evo.pipelines.demo.pipeline.DEMO_FOLDERS, or remove the campaign"
         )
-    return packaged
+    return universe.package_universe(truth, images, votes, params, campaign_dirs, seed)
 
 
 def summarise(truth: pd.DataFrame, votes: dict[str, pd.DataFrame]) -> tuple[dict, dict]:
