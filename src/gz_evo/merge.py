@@ -53,6 +53,21 @@ def _meta(table: pd.DataFrame) -> pd.DataFrame:
     return table[list(META_COLUMNS)]
 
 
+def _rows(frame: pd.DataFrame, mask: np.ndarray) -> pd.DataFrame:
+    """Rows where ``mask`` holds; Arrow-backed columns are filtered in Arrow (no index take)."""
+    if mask.all():
+        return frame
+    arrow_mask = pa.array(mask)
+    columns = {}
+    for name, column in frame.items():
+        if isinstance(column.dtype, pd.ArrowDtype | pd.StringDtype):
+            values = pa.array(column, from_pandas=True)
+            columns[name] = pd.Series(values.filter(arrow_mask), dtype=column.dtype)
+        else:
+            columns[name] = pd.Series(column.to_numpy()[mask], dtype=column.dtype)
+    return pd.DataFrame(columns)
+
+
 def _with_keys(meta: pd.DataFrame, split: pd.Series | str) -> pd.DataFrame:
     meta = meta.reset_index(drop=True)
     key = pd.Series(
@@ -149,16 +164,21 @@ def merge_vote_tables(
         n = int(mask.sum())
         everything = n == len(table)
         for column in counts:
-            values = table[column].to_numpy()
-            block[position[column], offset : offset + n] = values if everything else values[mask]
+            target = block[position[column], offset : offset + n]
+            if everything:
+                target[:] = table[column].to_numpy()
+            else:
+                np.compress(mask, table[column].to_numpy(), out=target)
         offset += n
 
-    # metadata: one concatenation, then one split into labelled and unlabelled rows
-    meta = _concat_meta([_meta(table) for table, _ in used])
-    labelled = np.concatenate(labelled_masks) if labelled_masks else np.zeros(0, dtype=bool)
-    everyone = bool(labelled.all())
-    labelled_meta = meta if everyone else meta.loc[labelled].reset_index(drop=True)
-    unlabelled_metas = [] if everyone else [meta.loc[~labelled]]
+    labelled_meta = _concat_meta(
+        [_rows(_meta(table), mask) for (table, _), mask in zip(used, labelled_masks, strict=True)]
+    )
+    unlabelled_metas = [
+        _rows(_meta(table), ~mask)
+        for (table, _), mask in zip(used, labelled_masks, strict=True)
+        if not mask.all()
+    ]
     if unlabelled_images is not None and len(unlabelled_images):
         unlabelled_metas.append(_meta(unlabelled_images))
 

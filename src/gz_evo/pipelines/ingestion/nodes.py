@@ -11,8 +11,7 @@ import pandas as pd
 
 from gz_evo.datasets.raw import RawCatalog
 from gz_evo.readers import READERS, read_downstream_catalog, read_image_catalog
-from gz_evo.readers._common import source_name
-from gz_evo.schema import load_campaign
+from gz_evo.readers._common import campaign_questions, source_name
 from gz_evo.validation import check_dependencies, empty_dropped_report, validate_canonical
 
 logger = logging.getLogger(__name__)
@@ -40,7 +39,7 @@ def ingest_campaign(
     ``gz_evo.readers.READERS``), ``options`` (the reader's keyword arguments), and optionally
     ``enabled: false`` for a campaign you have no data for (an empty table).
     """
-    schema = load_campaign(campaign, campaign_dirs)
+    schema = campaign_questions(campaign, campaign_dirs)[0]
     source = source_name(raw.paths)
     if not settings.get("enabled", True):
         logger.info("campaign %s is disabled: writing an empty vote table", campaign)
