@@ -72,3 +72,33 @@ def test_raw_dataset_globs_and_never_writes(tmp_path: Path):
     assert dataset.exists()
     with pytest.raises(Exception, match="raw input"):
         dataset.save(pd.DataFrame())
+
+
+def test_a_failing_source_writes_no_output(raw_dr5, tmp_path: Path):
+    from kedro.io import DataCatalog, MemoryDataset
+    from kedro.pipeline import Pipeline
+    from kedro.runner import SequentialRunner
+
+    from gz_evo.datasets import AtomicParquetDataset
+    from gz_evo.pipelines.ingestion.pipeline import create_pipeline
+
+    written, raw = raw_dr5
+    frame = pd.read_csv(written["path"], dtype={"iauname": str})
+    frame.loc[2, "merging_merger"] = -3
+    frame.to_csv(written["path"], index=False)
+    output = tmp_path / "out" / "dr5_votes.parquet"
+    catalog = DataCatalog(
+        datasets={
+            "demo_dr5": MemoryDataset(raw, copy_mode="assign"),
+            "dr5_votes": AtomicParquetDataset(str(output)),
+            "params:ingestion.campaigns.dr5": MemoryDataset(SETTINGS),
+            "params:ingestion.tolerance": MemoryDataset(0.01),
+            "params:ingestion.check_images": MemoryDataset(True),
+            "params:campaign_dirs": MemoryDataset([]),
+        }
+    )
+    node = next(n for n in create_pipeline().nodes if n.name == "ingest_dr5")
+    with pytest.raises(IngestionError, match="merging_merger"):
+        SequentialRunner().run(Pipeline([node]), catalog)
+    assert not output.exists()
+    assert not output.parent.exists() or not any(output.parent.iterdir())  # no temp file left

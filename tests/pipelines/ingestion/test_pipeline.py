@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import mlflow
 import numpy as np
 import pandas as pd
 import pytest
@@ -21,7 +22,11 @@ pytestmark = pytest.mark.slow
 CAMPAIGNS = ["dr5", "dr8", "gz2", "candels", "demo_deep"]
 
 
-def test_ingestion_and_merge_run_on_every_published_format(project_copy: Path):
+def test_ingestion_and_merge_run_on_every_published_format(
+    project_copy: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+):
+    store = tmp_path_factory.mktemp("mlflow") / "mlflow.db"
+    monkeypatch.setenv("GZ_EVO_MLFLOW_URI", f"sqlite:///{store}")
     campaign_dir = project_copy / "conf" / "base" / "campaigns"
     # the demo's own demo_deep.yaml if the project has one, else the fixture's
     own = (campaign_dir / "demo_deep.yaml").exists()
@@ -64,6 +69,10 @@ def test_ingestion_and_merge_run_on_every_published_format(project_copy: Path):
     summary = json.loads((data / "08_reporting/gz_evo_summary.json").read_text())
     assert summary["total"]["galaxies"] == len(catalog)
     assert summary["campaigns"]["unlabelled"]["unlabelled_images"] == 5
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{store}")
+    (run,) = client.search_runs([client.get_experiment_by_name("gz_evo").experiment_id])
+    assert run.data.metrics["gz_evo.summary.total.galaxies"] == len(catalog)
+    assert run.data.metrics["gz_evo.summary.dr8.answers"] == 34
     downstream = pd.read_parquet(data / "02_intermediate/downstream_catalog.parquet")
     assert list(downstream.columns) == ["id_str", "image_path", "ring", "tidal"]
 
