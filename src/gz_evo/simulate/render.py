@@ -93,10 +93,10 @@ def _disk_pattern(g: Mapping, x: np.ndarray, y: np.ndarray, flux: float) -> np.n
     if g["arm_count"] > 0:
         tan_pitch = np.tan(np.radians(max(g["pitch_angle"], 3.0)))
         phase = g["arm_count"] * (theta - np.log(radius / scale_length + 1e-3) / tan_pitch)
-        arms = ((1.0 + np.cos(phase)) / 2.0) ** 2
+        arms = ((1.0 + np.cos(phase)) / 2.0) ** 3
         taper = 1.0 - np.exp(-((radius / (0.8 * scale_length)) ** 2))
         strength = g["arm_strength"]
-        disk = disk * ((1.0 - taper) + taper * (1.0 - 0.8 * strength + 2.2 * strength * arms))
+        disk = disk * ((1.0 - taper) + taper * (1.0 - 0.9 * strength + 3.5 * strength * arms))
     light = _normalised(disk, flux)
     if g["ring"]:
         ring_radius = g["ring_radius"] * g["half_light_radius"]
