@@ -4,9 +4,10 @@ The reference is what galaxy-datasets does: PIL open per galaxy + torchvision tr
 (its default galaxy augmentation: rotate by any angle, flip, random resized crop 0.7-0.8 / 0.9-1.1).
 
 Both loaders read the 370 real DECaLS ring galaxies (424 px JPEG) in ``../shared/data/rings``,
-``--epochs`` times over, with the same augmentations (rotation by any angle, both flips, random
-resized crop with the same scale and ratio), the same output size, batch size and number of
-DataLoader workers. The reference opens and decodes every 424 px JPEG and augments it in PIL /
+repeated ``--repeat`` times per epoch (so that starting DataLoader workers each epoch weighs as
+little as on a real catalog), with the same augmentations (rotation by any angle, both flips,
+random resized crop with the same scale and ratio), the same output size, batch size and number
+of DataLoader workers. The reference opens and decodes every 424 px JPEG and augments it in PIL /
 torchvision per sample inside the workers. The project's loader streams pre-resized shards
 (``gz_evo.images.build``, written once and not timed, like any preprocessing) and augments whole
 batches with ``GalaxyAugment`` on the training device (CUDA when there is one, else the CPU of the
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import tempfile
@@ -100,6 +102,15 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
+def repeated(shards: ShardSet, times: int) -> ShardSet:
+    """The same shard files listed ``times`` over: an epoch reads every galaxy ``times`` times."""
+    index = json.loads(json.dumps(shards.index))
+    for entry in index["splits"].values():
+        entry["shards"] = entry["shards"] * times
+        entry["n_samples"] *= times
+    return ShardSet(shards.root, index)
+
+
 def _cpu_seconds() -> float:
     """CPU time of this process and its finished children (DataLoader workers exit each epoch)."""
     own = resource.getrusage(resource.RUSAGE_SELF)
@@ -151,15 +162,30 @@ def main() -> None:
     parser.add_argument("--encodings", nargs="+", default=["jpg"])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--epochs", type=int, default=2, help="passes over the 370 galaxies")
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds")
+    parser.add_argument(
+        "--repeat", type=int, default=4, help="an epoch is the 370 galaxies repeated this often"
+    )
+    parser.add_argument("--epochs", type=int, default=1, help="epochs per timing round")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds")
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks/results/loader.json")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads of the main process; default on a CPU: the cores the workers leave",
+    )
     args = parser.parse_args()
 
+    if args.threads is None and not torch.cuda.is_available():
+        # the workers already keep `workers` cores busy; a larger intra-op pool only spins
+        args.threads = max(1, (os.cpu_count() or 1) - args.workers)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     table = rings_catalog(args.rings)
     files = [Path(p) for p in table["image_path"]]
     jpeg_bytes = sum(f.stat().st_size for f in files)
+    files = files * args.repeat
     print(
         f"device {device}, {len(files)} galaxies x {args.epochs} epochs, batch {args.batch_size}, "
         f"{args.workers} workers, torch threads {torch.get_num_threads()}"
@@ -171,7 +197,7 @@ def main() -> None:
                 root = Path(scratch) / f"{size}_{encoding}"
                 spec = ShardSpec(image_size=size, samples_per_shard=64, encoding=encoding)
                 build_shards(root, table, None, SCHEMA.answer_columns, spec, seed=0)
-                shards = ShardSet.open(root)
+                shards = repeated(ShardSet.open(root), args.repeat)
                 shard_bytes = sum(p.stat().st_size for p in root.rglob("*.tar"))
                 rounds = {"reference": [], "project": [], "reference_cpu": [], "project_cpu": []}
                 for _ in range(args.rounds):  # interleaved, so load on the machine hits both
