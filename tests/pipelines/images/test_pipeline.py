@@ -67,6 +67,7 @@ def test_pipeline_writes_shards_report_and_metrics(tmp_path: Path) -> None:
     metrics = data.load("images_metrics")
     assert metrics["images_bad"] == 2 and metrics["images_written"] == 24
     assert metrics["images_unlabelled"] == 6 and metrics["bad_missing"] == 2
+    assert metrics["bad_blank"] == 0
 
 
 def test_too_many_bad_images_fail_after_saving_the_report(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from gz_evo.images.build import ShardSpec, StagedShards, stage_shards
-from gz_evo.images.decode import DecodeConfig
+from gz_evo.images.decode import BAD_REASONS, DecodeConfig
 from gz_evo.schema import Schema
 
 logger = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ def write_image_shards(
         "shard_bytes": shard_bytes,
         "bytes_per_image": shard_bytes / max(written, 1),
         **{f"images_{split}": entry["n_samples"] for split, entry in splits.items()},
-        **{f"bad_{reason}": int(n) for reason, n in report["reason"].value_counts().items()},
+        **{f"bad_{reason}": int((report["reason"] == reason).sum()) for reason in BAD_REASONS},
     }
     logger.info(
         "images: %d of %d galaxies written to %d shard(s) (%.1f kB per image); %d bad image(s) "
