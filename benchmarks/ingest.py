@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -132,6 +133,49 @@ def warm_up(folder: str, seed: int) -> None:
     ingest_and_merge(write_catalogs(str(small), 2000, seed), load_schema(SCHEMA), seed)
 
 
+def measure_memory(files, schema, seed: int, folder: str) -> dict:
+    """One sequential run in this (fresh) process: peak RSS increase and the merged table's size."""
+    _reset_peak()
+    baseline = _vm("VmRSS")
+    started = time.perf_counter()
+    catalog, unlabelled = ingest_and_merge(files, schema, seed)
+    cold = time.perf_counter() - started
+    peak = _vm("VmHWM") - baseline
+    merged = int(catalog.memory_usage(deep=True).sum() + unlabelled.memory_usage(deep=True).sum())
+    started = time.perf_counter()
+    catalog.to_parquet(Path(folder) / "gz_evo_catalog.parquet", compression="zstd")
+    write = time.perf_counter() - started
+    return {
+        "peak": peak,
+        "merged": merged,
+        "cold": cold,
+        "write": write,
+        "shape": catalog.shape,
+        "unlabelled": len(unlabelled),
+    }
+
+
+def measure_times(files, schema, seed: int, repeats: int) -> tuple[dict, dict]:
+    """Wall-clock and CPU seconds of each contender, interleaved so all see the same load."""
+    import pyarrow.parquet as pq
+
+    wall: dict[str, list[float]] = {"pyarrow": [], "sequential": [], "threads": []}
+    cpu: dict[str, list[float]] = {name: [] for name in wall}
+    for _ in range(repeats):
+        started, cpu_started = time.perf_counter(), time.process_time()
+        read = [pq.read_table(path) for _, path in files]
+        wall["pyarrow"].append(time.perf_counter() - started)
+        cpu["pyarrow"].append(time.process_time() - cpu_started)
+        del read
+        for name, workers in (("sequential", 1), ("threads", 2)):
+            started, cpu_started = time.perf_counter(), time.process_time()
+            result = ingest_and_merge(files, schema, seed, workers)
+            wall[name].append(time.perf_counter() - started)
+            cpu[name].append(time.process_time() - cpu_started)
+            del result
+    return wall, cpu
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--galaxies", type=int, default=1_000_000)
@@ -140,7 +184,6 @@ def main() -> None:
     args = parser.parse_args()
 
     import pandera.pandas  # imports are not part of the measurement
-    import pyarrow.parquet as pq
 
     import gz_evo.merge
     import gz_evo.readers
@@ -160,55 +203,35 @@ def main() -> None:
         warm_up(folder, args.seed)
         for _, path in files:  # the OS page cache holds the files for both contenders
             Path(path).read_bytes()
+        memory = measure_memory(files, schema, args.seed, folder)
+        wall, cpu = measure_times(files, schema, args.seed, args.repeats)
 
-        # memory: one sequential run in this fresh process, from a peak reset just before it
-        _reset_peak()
-        baseline = _vm("VmRSS")
-        started = time.perf_counter()
-        catalog, unlabelled = ingest_and_merge(files, schema, args.seed)
-        cold = time.perf_counter() - started
-        peak = _vm("VmHWM") - baseline
-        merged_bytes = int(
-            catalog.memory_usage(deep=True).sum() + unlabelled.memory_usage(deep=True).sum()
+    best = {name: min(values) for name, values in wall.items()}
+    best_cpu = {name: min(values) for name, values in cpu.items()}
+    print(
+        f"merged table: {memory['shape'][0]:,} labelled x {memory['shape'][1]} columns, "
+        f"{memory['unlabelled']:,} unlabelled, {memory['merged'] / 1e6:.0f} MB in memory"
+    )
+    for name, values in wall.items():
+        print(
+            f"{name:>10}: best {best[name]:.2f} s of {[round(t, 2) for t in values]} "
+            f"(CPU: best {best_cpu[name]:.2f} s)"
         )
-        shape, n_unlabelled = catalog.shape, len(unlabelled)
-        started = time.perf_counter()
-        catalog.to_parquet(Path(folder) / "gz_evo_catalog.parquet", compression="zstd")
-        write_time = time.perf_counter() - started
-        del catalog, unlabelled
-
-        # time: best of `--repeats`, interleaved so that all see the same machine load
-        times: dict[str, list[float]] = {"pyarrow": [], "sequential": [], "threads": []}
-        for _ in range(args.repeats):
-            started = time.perf_counter()
-            read = [pq.read_table(path) for _, path in files]
-            times["pyarrow"].append(time.perf_counter() - started)
-            del read
-            for name, workers in (("sequential", 1), ("threads", 2)):
-                started = time.perf_counter()
-                result = ingest_and_merge(files, schema, args.seed, workers)
-                times[name].append(time.perf_counter() - started)
-                del result
-    best = {name: min(values) for name, values in times.items()}
-
     print(
-        f"merged table: {shape[0]:,} labelled x {shape[1]} columns, "
-        f"{n_unlabelled:,} unlabelled, {merged_bytes / 1e6:.0f} MB in memory"
+        f"(first sequential run, cold memory: {memory['cold']:.2f} s; "
+        f"writing the merged parquet: {memory['write']:.2f} s, not counted)"
     )
-    for name, values in times.items():
-        print(f"{name:>10}: best {best[name]:.2f} s of {[round(t, 2) for t in values]}")
+    print(f"peak RSS increase: {memory['peak'] / 1e6:.0f} MB")
     print(
-        f"(first sequential run, cold memory: {cold:.2f} s; writing the merged parquet: "
-        f"{write_time:.2f} s, not counted)"
+        f"time ratio   (ingest+merge / pyarrow read): "
+        f"{best['sequential'] / best['pyarrow']:.2f} sequential, "
+        f"{best['threads'] / best['pyarrow']:.2f} with 2 ingestion threads  (target <= 3)"
     )
-    print(f"peak RSS increase: {peak / 1e6:.0f} MB")
-    sequential = best["sequential"] / best["pyarrow"]
-    threaded = best["threads"] / best["pyarrow"]
-    print(
-        f"time ratio   (ingest+merge / pyarrow read): {sequential:.2f} sequential, "
-        f"{threaded:.2f} with 2 ingestion threads  (target <= 3)"
-    )
-    print(f"memory ratio (peak RSS / merged table):     {peak / merged_bytes:.2f}  (target <= 3)")
+    cpu_ratio = best_cpu["sequential"] / best_cpu["pyarrow"]
+    print(f"CPU ratio    (ingest+merge / pyarrow read): {cpu_ratio:.2f}")
+    ratio = memory["peak"] / memory["merged"]
+    print(f"memory ratio (peak RSS / merged table):     {ratio:.2f}  (target <= 3)")
+    print(f"(load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
 
 
 if __name__ == "__main__":

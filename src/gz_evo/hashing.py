@@ -47,10 +47,14 @@ def string_hash(values: pd.Series, seed: int) -> np.ndarray:
     hashes = np.full(len(array), _FNV_OFFSET ^ salt, dtype=np.uint64)
     starts = offsets[:-1]
     shortest = int(lengths.min()) if len(lengths) else 0
+    index = np.empty(len(array), dtype=np.int64)  # buffers reused by every position
+    byte = np.empty(len(array), dtype=np.uint8)
     with np.errstate(over="ignore"):
         for k in range(shortest):  # every string has a k-th byte
-            hashes ^= data[starts + k]
-            hashes *= _FNV_PRIME
+            np.add(starts, k, out=index)
+            np.take(data, index, out=byte)
+            np.bitwise_xor(hashes, byte, out=hashes)
+            np.multiply(hashes, _FNV_PRIME, out=hashes)
         for k in range(shortest, int(lengths.max()) if len(lengths) else 0):
             present = lengths > k
             byte = data[np.where(present, starts + k, 0)].astype(np.uint64)

@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 from gz_evo.hashing import string_hash
 from gz_evo.readers._common import constant_strings
 from gz_evo.schema import Schema
-from gz_evo.validation import META_COLUMNS
+from gz_evo.validation import META_COLUMNS, count_block
 
 logger = logging.getLogger(__name__)
 
@@ -147,36 +147,34 @@ def merge_vote_tables(
             raise ValueError(
                 f"vote column {unknown[0]!r} is not an answer of schema {schema.name!r}"
             )
-        votes = np.zeros(len(table), dtype=np.int32)
-        for column in counts:
-            votes |= table[column].to_numpy()  # any vote at all (counts are >= 0)
+        block_t = count_block(table, counts)
         repeated = set(names) & seen
         if repeated:
             raise ValueError(f"campaign(s) {sorted(repeated)} come in more than one table")
         seen.update(names)
-        used.append((table, counts))
-        labelled_masks.append(votes > 0)
+        used.append((table, counts, block_t))
+        labelled_masks.append(block_t.any(axis=0))  # any vote at all
 
     n_labelled = int(sum(mask.sum() for mask in labelled_masks))
     block = sparse_zeros((len(answer_columns), n_labelled))
     offset = 0
-    for (table, counts), mask in zip(used, labelled_masks, strict=True):
+    for (_, counts, block_t), mask in zip(used, labelled_masks, strict=True):
         n = int(mask.sum())
-        everything = n == len(table)
-        for column in counts:
-            target = block[position[column], offset : offset + n]
-            if everything:
-                target[:] = table[column].to_numpy()
-            else:
-                np.compress(mask, table[column].to_numpy(), out=target)
+        rows = [position[column] for column in counts]
+        if rows and rows == list(range(rows[0], rows[0] + len(rows))):
+            target = block[rows[0] : rows[0] + len(rows), offset : offset + n]
+            np.compress(mask, block_t, axis=1, out=target)
+        else:
+            for i, position_row in enumerate(rows):
+                np.compress(mask, block_t[i], out=block[position_row, offset : offset + n])
         offset += n
 
     labelled_meta = _concat_meta(
-        [_rows(_meta(table), mask) for (table, _), mask in zip(used, labelled_masks, strict=True)]
+        [_rows(_meta(t), mask) for (t, _, _), mask in zip(used, labelled_masks, strict=True)]
     )
     unlabelled_metas = [
-        _rows(_meta(table), ~mask)
-        for (table, _), mask in zip(used, labelled_masks, strict=True)
+        _rows(_meta(t), ~mask)
+        for (t, _, _), mask in zip(used, labelled_masks, strict=True)
         if not mask.all()
     ]
     if unlabelled_images is not None and len(unlabelled_images):

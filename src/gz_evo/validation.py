@@ -132,9 +132,8 @@ def counts_to_int32(values: pd.Series, ids: pd.Series, source: str, column: str)
     """One column of raw counts as int32, refusing NaN, negative, non-integer or huge values."""
     array = values.to_numpy()
     if array.dtype.kind in "iu":
-        bad = array < 0
-        if bad.any():
-            raise IngestionError(source, "negative vote count", column, ids[bad])
+        if array.size and array.min() < 0:
+            raise IngestionError(source, "negative vote count", column, ids[array < 0])
         if array.size and array.max() > MAX_VOTES:
             raise IngestionError(source, f"implausible vote count (> {MAX_VOTES:,})", column)
         return array.astype(np.int32, copy=False)
@@ -178,8 +177,18 @@ def check_unique_ids(ids: pd.Series, source: str, column: str = "id_str") -> Non
         raise IngestionError(source, "duplicate galaxy id", column, ids[duplicated].unique())
 
 
+def count_block(table: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
+    """The count columns as one (answers x galaxies) int32 array: a view when pandas holds
+    them as one block (as readers and parquet loads do), so checks never go column by column
+    through pandas."""
+    if not len(columns):
+        return np.zeros((0, len(table)), dtype=np.int32)
+    return table[list(columns)].to_numpy(dtype=np.int32).T
+
+
 def check_totals(
-    counts: pd.DataFrame,
+    counts: np.ndarray,
+    columns: Sequence[str],
     totals: Mapping[str, tuple[str, pd.Series]],
     questions: Mapping[str, Question],
     ids: pd.Series,
@@ -187,12 +196,13 @@ def check_totals(
 ) -> None:
     """Each published ``{question}_total-votes`` must equal the sum of that question's counts.
 
-    ``totals`` maps a canonical question name to (file column, its values); ``counts`` holds the
-    int32 canonical answer columns.
+    ``counts`` is the (answers x galaxies) int32 block whose rows are ``columns``; ``totals``
+    maps a canonical question name to (file column, its values).
     """
+    row = {column: i for i, column in enumerate(columns)}
     for name, (column, values) in totals.items():
         question = questions[name]
-        answer_sum = question_votes(counts, question)
+        answer_sum = question_votes(counts, row, question)
         total = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
         total = np.where(np.isnan(total), 0.0, total)
         bad = total != answer_sum
@@ -207,13 +217,12 @@ def check_totals(
             )
 
 
-def question_votes(table: pd.DataFrame, question: Question) -> np.ndarray:
+def question_votes(counts: np.ndarray, row: Mapping[str, int], question: Question) -> np.ndarray:
     """Votes on a question per galaxy (int32 is exact: each count is at most ``MAX_VOTES``)."""
-    columns = question.answer_columns
-    votes = table[columns[0]].to_numpy().astype(np.int32, copy=True)
-    for column in columns[1:]:
-        votes += table[column].to_numpy()
-    return votes
+    rows = [row[column] for column in question.answer_columns]
+    if rows == list(range(rows[0], rows[0] + len(rows))):
+        return counts[rows[0] : rows[0] + len(rows)].sum(axis=0, dtype=np.int32)
+    return counts[rows].sum(axis=0, dtype=np.int32)
 
 
 def check_images_exist(paths: pd.Series, ids: pd.Series, source: str) -> None:
@@ -256,11 +265,13 @@ def check_dependencies(
     n_rows = len(table)
     bad = np.zeros(n_rows, dtype=bool)
     reports = []
+    columns = schema.campaign_answer_columns(campaign)
+    counts, row = count_block(table, columns), {c: i for i, c in enumerate(columns)}
     for question in schema.campaign_questions(campaign):
         if question.depends_on is None:
             continue
-        votes = question_votes(table, question)
-        parent = table[question.depends_on].to_numpy()
+        votes = question_votes(counts, row, question)
+        parent = counts[row[question.depends_on]]
         violation = votes > parent
         if violation.any():
             bad |= violation

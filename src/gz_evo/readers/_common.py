@@ -180,12 +180,11 @@ def build_canonical(
     ids = ids.astype("str").reset_index(drop=True)
     check_unique_ids(ids, source, id_column)
     n_rows = len(ids)
-    counts: dict[str, np.ndarray] = {}
+    answer_columns = schema.campaign_answer_columns(campaign)
+    row = {column: i for i, column in enumerate(answer_columns)}
+    counts = np.zeros((len(answer_columns), n_rows), dtype=np.int32)  # one block, schema order
     for file_column, canonical in column_map.items():
-        counts[canonical] = counts_to_int32(frame[file_column], ids, source, file_column)
-    for column in zero_columns:
-        counts[column] = np.zeros(n_rows, dtype=np.int32)
-    ordered = {column: counts[column] for column in schema.campaign_answer_columns(campaign)}
+        counts[row[canonical]] = counts_to_int32(frame[file_column], ids, source, file_column)
     zeroed = set(zero_columns)
     totals = {
         name: column
@@ -195,7 +194,8 @@ def build_canonical(
     if totals:
         questions = {q.name: q for q in schema.questions}
         check_totals(
-            pd.DataFrame(ordered, copy=False),
+            counts,
+            answer_columns,
             {name: (column, frame[column]) for name, column in totals.items()},
             questions,
             ids,
@@ -214,7 +214,8 @@ def build_canonical(
         "image_bytes": _binary_or_null(image_bytes, n_rows),
     }
     assert tuple(meta) == META_COLUMNS
-    return pd.DataFrame({**meta, **ordered}, copy=False)
+    counts_frame = pd.DataFrame(counts.T, columns=answer_columns, copy=False)
+    return pd.concat([pd.DataFrame(meta), counts_frame], axis=1)
 
 
 def constant_strings(value: str | None, n_rows: int) -> pd.Series:
