@@ -22,13 +22,16 @@ def _mix(values: np.ndarray) -> np.ndarray:
     return values ^ (values >> np.uint64(31))
 
 
-def string_hash(values: pd.Series, seed: int) -> np.ndarray:
+def string_hash(values: pd.Series | pa.Array | pa.ChunkedArray, seed: int) -> np.ndarray:
     """Salted FNV-1a of each string's UTF-8 bytes, then mixed: uint64, same on every platform.
 
     Vectorised over galaxies (the loop runs over character positions, at most the longest id),
     and independent of pandas' internal hashing, so splits survive library upgrades.
     """
-    array = pa.array(values.astype("str"), type=pa.large_string(), from_pandas=True)
+    if isinstance(values, pa.Array | pa.ChunkedArray):
+        array = values.cast(pa.large_string())
+    else:
+        array = pa.array(values.astype("str"), type=pa.large_string(), from_pandas=True)
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
     if array.null_count:

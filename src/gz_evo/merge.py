@@ -22,7 +22,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from gz_evo.hashing import string_hash
-from gz_evo.readers._common import constant_strings
 from gz_evo.schema import Schema
 from gz_evo.validation import META_COLUMNS, count_block
 
@@ -40,63 +39,70 @@ def split_of(ids: pd.Series, fractions: Mapping[str, float], seed: int) -> pd.Se
     the table, so adding a campaign or a data release moves no galaxy between splits, and the
     same galaxy in two campaigns lands in the same split (no leakage between them).
     """
+    return pd.Series(_split_array(ids, fractions, seed), index=ids.index, dtype="str")
+
+
+def _split_array(ids, fractions: Mapping[str, float], seed: int) -> pa.Array:
     bounds = np.cumsum([float(fractions[name]) for name in SPLITS])
     if not np.isclose(bounds[-1], 1.0) or min(float(v) for v in fractions.values()) < 0:
         raise ValueError(f"split fractions must be >= 0 and sum to 1, got {dict(fractions)}")
     unit = (string_hash(ids, seed) >> np.uint64(11)).astype(np.float64) / float(2**53)
     codes = np.searchsorted(bounds[:-1], unit, side="right").astype(np.int8)
     names = pa.DictionaryArray.from_arrays(pa.array(codes), pa.array(SPLITS))
-    return pd.Series(names.cast(pa.large_string()), index=ids.index, dtype="str")
+    return names.cast(pa.large_string())
 
 
-def _meta(table: pd.DataFrame) -> pd.DataFrame:
-    return table[list(META_COLUMNS)]
+_META_TYPES = pa.schema(
+    [
+        ("id_str", pa.large_string()),
+        ("campaign", pa.large_string()),
+        ("ra", pa.float64()),
+        ("dec", pa.float64()),
+        ("image_path", pa.large_string()),
+        ("image_bytes", pa.binary()),
+    ]
+)
 
 
-def _rows(frame: pd.DataFrame, mask: np.ndarray) -> pd.DataFrame:
-    """Rows where ``mask`` holds; Arrow-backed columns are filtered in Arrow (no index take)."""
-    if mask.all():
-        return frame
-    arrow_mask = pa.array(mask)
-    columns = {}
-    for name, column in frame.items():
-        if isinstance(column.dtype, pd.ArrowDtype | pd.StringDtype):
-            values = pa.array(column, from_pandas=True)
-            columns[name] = pd.Series(values.filter(arrow_mask), dtype=column.dtype)
-        else:
-            columns[name] = pd.Series(column.to_numpy()[mask], dtype=column.dtype)
-    return pd.DataFrame(columns)
+def _arrow_meta(table: pd.DataFrame | None) -> pa.Table:
+    """A canonical table's metadata columns as Arrow (zero-copy for Arrow-backed columns)."""
+    if table is None:
+        return _META_TYPES.empty_table()
+    arrays = [
+        pa.array(table[field.name], type=field.type, from_pandas=True) for field in _META_TYPES
+    ]
+    return pa.Table.from_arrays(arrays, schema=_META_TYPES)
 
 
-def _with_keys(meta: pd.DataFrame, split: pd.Series | str) -> pd.DataFrame:
-    meta = meta.reset_index(drop=True)
-    key = pd.Series(
-        pc.binary_join_element_wise(
-            pa.array(meta["campaign"], type=pa.large_string(), from_pandas=True),
-            pa.array(meta["id_str"], type=pa.large_string(), from_pandas=True),
-            pa.scalar("/", pa.large_string()),
-        ),
-        dtype="str",
+def _with_keys(meta: pa.Table, split: pa.Array | None) -> pd.DataFrame:
+    """``key``, ``split`` and the metadata columns, in the merged table's order, as pandas."""
+    n_rows = meta.num_rows
+    key = pc.binary_join_element_wise(
+        meta.column("campaign"), meta.column("id_str"), pa.scalar("/", pa.large_string())
     )
-    columns = {
-        "key": key,
-        "id_str": meta["id_str"].astype("str"),
-        "campaign": meta["campaign"].astype("str"),
-        "split": split if isinstance(split, pd.Series) else constant_strings(split, len(meta)),
-        "ra": meta["ra"].astype("float64"),
-        "dec": meta["dec"].astype("float64"),
-        "image_path": meta["image_path"].astype("str"),
-        "image_bytes": _as_binary(meta["image_bytes"]),
-    }
-    columns["split"] = columns["split"].reset_index(drop=True).astype("str")
-    return pd.DataFrame(columns)
-
-
-def _as_binary(values: pd.Series) -> pd.Series:
-    if values.dtype == _BINARY:
-        return values.reset_index(drop=True)
-    array = pa.array(values.to_numpy(dtype=object), type=pa.binary(), from_pandas=True)
-    return pd.Series(array, dtype=_BINARY)
+    if split is None:
+        split_column = pa.repeat(pa.scalar(UNLABELLED, pa.large_string()), n_rows)
+    else:
+        split_column = split
+    table = pa.table(
+        {
+            "key": key,
+            "id_str": meta.column("id_str"),
+            "campaign": meta.column("campaign"),
+            "split": split_column,
+            "ra": meta.column("ra"),
+            "dec": meta.column("dec"),
+            "image_path": meta.column("image_path"),
+            "image_bytes": meta.column("image_bytes"),
+        }
+    )
+    frame = table.to_pandas(
+        types_mapper={pa.binary(): _BINARY}.get, split_blocks=True, self_destruct=True
+    )
+    for name in ("key", "id_str", "campaign", "split", "image_path"):
+        if frame[name].dtype != "str":
+            frame[name] = frame[name].astype("str")
+    return frame
 
 
 def sparse_zeros(shape: tuple[int, int]) -> np.ndarray:
@@ -114,6 +120,32 @@ def sparse_zeros(shape: tuple[int, int]) -> np.ndarray:
     memory = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
     memory.madvise(advice)
     return np.frombuffer(memory, dtype=np.int32).reshape(shape)
+
+
+_MADV_POPULATE_WRITE = getattr(mmap, "MADV_POPULATE_WRITE", 23)  # Linux >= 5.14
+
+
+def _populate(block: np.ndarray, rows: list[int], offset: int, n: int) -> None:
+    """Fault in the pages a campaign is about to write, one system call per answer row.
+
+    One call maps a whole row segment; page by page, first writes cost a fault each, which is
+    most of the merge's time on virtual machines. Best effort: older kernels say no, and then
+    the writes fault the pages in as usual.
+    """
+    memory = block.base
+    while isinstance(memory, np.ndarray):
+        memory = memory.base
+    memory = memory.obj if isinstance(memory, memoryview) else memory
+    if not isinstance(memory, mmap.mmap) or n == 0:
+        return
+    page, width = mmap.PAGESIZE, block.shape[1] * block.itemsize
+    for row in rows:
+        start = row * width + offset * block.itemsize
+        aligned = start - start % page
+        try:
+            memory.madvise(_MADV_POPULATE_WRITE, aligned, start + n * block.itemsize - aligned)
+        except (OSError, ValueError):
+            return
 
 
 def merge_vote_tables(
@@ -161,6 +193,7 @@ def merge_vote_tables(
     for (_, counts, block_t), mask in zip(used, labelled_masks, strict=True):
         n = int(mask.sum())
         rows = [position[column] for column in counts]
+        _populate(block, rows, offset, n)
         if rows and rows == list(range(rows[0], rows[0] + len(rows))):
             target = block[rows[0] : rows[0] + len(rows), offset : offset + n]
             np.compress(mask, block_t, axis=1, out=target)
@@ -169,21 +202,20 @@ def merge_vote_tables(
                 np.compress(mask, block_t[i], out=block[position_row, offset : offset + n])
         offset += n
 
-    labelled_meta = _concat_meta(
-        [_rows(_meta(t), mask) for (t, _, _), mask in zip(used, labelled_masks, strict=True)]
-    )
-    unlabelled_metas = [
-        _rows(_meta(t), ~mask)
-        for (t, _, _), mask in zip(used, labelled_masks, strict=True)
-        if not mask.all()
-    ]
+    # metadata in Arrow: one concatenation (no copy), one filter per side, then pandas once
+    meta = pa.concat_tables([_arrow_meta(table) for table, _, _ in used] or [_arrow_meta(None)])
+    labelled = np.concatenate(labelled_masks) if labelled_masks else np.zeros(0, dtype=bool)
+    labelled_meta = meta if labelled.all() else meta.filter(pa.array(labelled))
+    unlabelled_parts = [] if labelled.all() else [meta.filter(pa.array(~labelled))]
     if unlabelled_images is not None and len(unlabelled_images):
-        unlabelled_metas.append(_meta(unlabelled_images))
+        unlabelled_parts.append(_arrow_meta(unlabelled_images))
+    unlabelled_meta = pa.concat_tables(unlabelled_parts or [_arrow_meta(None)])
 
-    catalog_meta = _with_keys(labelled_meta, split_of(labelled_meta["id_str"], fractions, seed))
+    split = _split_array(labelled_meta.column("id_str"), fractions, seed)
+    catalog_meta = _with_keys(labelled_meta, split)
     counts_frame = pd.DataFrame(block.T, columns=answer_columns, copy=False)
     catalog = pd.concat([catalog_meta, counts_frame], axis=1)
-    unlabelled = _with_keys(_concat_meta(unlabelled_metas), UNLABELLED)
+    unlabelled = _with_keys(unlabelled_meta, None)
     logger.info(
         "GZ-Evo table: %d labelled galaxies x %d answers, %d unlabelled",
         len(catalog),
@@ -191,26 +223,6 @@ def merge_vote_tables(
         len(unlabelled),
     )
     return catalog, unlabelled
-
-
-def _concat_meta(metas: list[pd.DataFrame]) -> pd.DataFrame:
-    metas = [m for m in metas if len(m)]
-    if not metas:
-        return pd.DataFrame(
-            {
-                "id_str": pd.Series(dtype="str"),
-                "campaign": pd.Series(dtype="str"),
-                "ra": pd.Series(dtype="float64"),
-                "dec": pd.Series(dtype="float64"),
-                "image_path": pd.Series(dtype="str"),
-                "image_bytes": pd.Series(dtype=_BINARY),
-            }
-        )
-    fixed = [
-        m.reset_index(drop=True).assign(image_bytes=lambda f: _as_binary(f["image_bytes"]))
-        for m in metas
-    ]
-    return fixed[0] if len(fixed) == 1 else pd.concat(fixed, ignore_index=True)
 
 
 def summarise(catalog: pd.DataFrame, unlabelled: pd.DataFrame, schema: Schema) -> dict:
