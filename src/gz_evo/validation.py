@@ -203,8 +203,10 @@ def check_totals(
     for name, (column, values) in totals.items():
         question = questions[name]
         answer_sum = question_votes(counts, row, question)
-        total = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-        total = np.where(np.isnan(total), 0.0, total)
+        total = values.to_numpy()
+        if total.dtype.kind not in "iu":  # floats or text: NaN (no votes) counts as 0
+            total = pd.to_numeric(values, errors="coerce").to_numpy(np.float64, na_value=np.nan)
+            total = np.where(np.isnan(total), 0.0, total)
         bad = total != answer_sum
         if bad.any():
             first = int(np.flatnonzero(bad)[0])
