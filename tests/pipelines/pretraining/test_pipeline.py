@@ -78,7 +78,8 @@ def test_pipeline_writes_checkpoint_encoder_predictions_and_metrics(
     metrics = json.loads((out / "metrics.json").read_text())
     for name in ("val_loss", "val_uniform_loss", "test_loss", "test_coverage"):
         assert metrics[name] == metrics[name], name  # present and not NaN
-    assert set(metrics["test_loss_campaign"]) == {"t"}
+    assert set(metrics["test_loss_per_campaign"]) == {"t"}
+    assert 0 <= metrics["test_coverage"] <= 1
     mlflow_metrics = data.load("pretraining_mlflow_metrics")
     assert mlflow_metrics["test_loss"]["value"] == metrics["test_loss"]
     # no temporary files left beside the outputs
@@ -100,12 +101,19 @@ def test_only_rank_zero_saves(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 
 def test_summary_nests_per_campaign_and_per_question_metrics() -> None:
     summary, mlflow_metrics = summarise_metrics(
-        {"val/loss": 2.0, "test/loss": 3.0, "test/loss_campaign/dr5": 4.0, "test/mae/bar-dr5": 0.1}
+        {
+            "val/loss": 2.0,
+            "test/loss": 3.0,
+            "test/mae": 0.1,
+            "test/loss_campaign/dr5": 4.0,
+            "test/mae/bar-dr5": 0.1,
+        }
     )
     assert summary == {
         "val_loss": 2.0,
         "test_loss": 3.0,
-        "test_loss_campaign": {"dr5": 4.0},
-        "test_mae": {"bar-dr5": 0.1},
+        "test_mae": 0.1,
+        "test_loss_per_campaign": {"dr5": 4.0},
+        "test_mae_per_question": {"bar-dr5": 0.1},
     }
-    assert set(mlflow_metrics) == {"val_loss", "test_loss"}
+    assert set(mlflow_metrics) == {"val_loss", "test_loss", "test_mae"}

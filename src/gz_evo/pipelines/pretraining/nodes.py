@@ -23,16 +23,24 @@ _HEADLINE = {
 }
 
 
+_GROUPS = {
+    "loss_campaign": "test_loss_per_campaign",
+    "loss_question": "test_loss_per_question",
+    "mae": "test_mae_per_question",
+    "coverage": "test_coverage_per_question",
+}
+
+
 def summarise_metrics(metrics: dict[str, float]) -> tuple[dict, dict]:
     """(DVC metrics JSON, kedro-mlflow metrics) from ``pretrain``'s flat metric names."""
     summary: dict[str, Any] = {
         key: metrics[name] for key, name in _HEADLINE.items() if name in metrics
     }
-    for group in ("loss_campaign", "mae", "coverage"):
+    for group, name in _GROUPS.items():
         prefix = f"test/{group}/"
         values = {k.removeprefix(prefix): v for k, v in metrics.items() if k.startswith(prefix)}
         if values:
-            summary[f"test_{group}"] = values
+            summary[name] = values
     for key in ("best_global_step", "epochs"):
         if key in metrics:
             summary[key] = metrics[key]
