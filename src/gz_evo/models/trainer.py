@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+from lightning.pytorch.loggers import MLFlowLogger
+from lightning.pytorch.utilities import rank_zero_only
 
 MONITOR = "val/loss"
 
@@ -26,6 +28,23 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         if map_location is None:
             return super().load_checkpoint(path, weights_only=True)
         return super().load_checkpoint(path, map_location=map_location, weights_only=True)
+
+
+class OpenRunMLFlowLogger(MLFlowLogger):
+    """Logs into an existing MLflow run and leaves it open (kedro-mlflow owns and ends it).
+
+    Lightning's ``MLFlowLogger.finalize`` marks the run FINISHED at the end of ``fit``; with
+    ``close_run=False`` the run stays as kedro-mlflow left it.
+    """
+
+    def __init__(self, *args: Any, close_run: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.close_run = close_run
+
+    @rank_zero_only
+    def finalize(self, status: str = "success") -> None:
+        if self.close_run:
+            super().finalize(status)
 
 
 def checkpoint_dir(workdir: str | Path) -> Path:

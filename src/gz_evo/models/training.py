@@ -1,5 +1,8 @@
 """Pretraining end to end: resume-aware fit, test evaluation, outputs, MLflow (rank 0 only).
 
+MLflow: per-epoch metrics go into kedro-mlflow's active run (one run per ``kedro run``), or into a
+child run of it with ``pretraining.mlflow.nested: true``; without an active run, nowhere.
+
 Resume: checkpoints live in ``pretraining.workdir`` (a stable folder). A rerun with the same
 configuration continues from ``last.ckpt``; a finished run (``done.json``) skips straight to
 evaluation; a changed configuration (different fingerprint) starts afresh.
@@ -69,24 +72,34 @@ def prepare_workdir(workdir: Path, key: str) -> tuple[Path | None, bool]:
     return (last if last.is_file() else None), (workdir / "done.json").is_file()
 
 
-def _mlflow_logger(run_name: str, enabled: bool):
-    """Lightning MLFlowLogger on a child run of kedro-mlflow's active run (rank 0), else None."""
-    if not enabled or global_rank() != 0:
+def _mlflow_logger(config: dict):
+    """Lightning logger into kedro-mlflow's active run (or a child run), on rank 0 only.
+
+    ``config``: ``enabled`` (default true), ``nested`` (default false: log per-epoch metrics
+    into the ``kedro run``'s own run; true: a child run named ``run_name``).
+    """
+    if not config.get("enabled", True) or global_rank() != 0:
         return None
     import mlflow
-    from lightning.pytorch.loggers import MLFlowLogger
+
+    from gz_evo.models.trainer import OpenRunMLFlowLogger
 
     parent = mlflow.active_run()
     if parent is None:
         return None
-    client = mlflow.MlflowClient()
-    child = client.create_run(
-        parent.info.experiment_id,
-        run_name=run_name,
-        tags={"mlflow.parentRunId": parent.info.run_id, "gz_evo.stage": "pretraining"},
-    )
-    return MLFlowLogger(
-        tracking_uri=mlflow.get_tracking_uri(), run_id=child.info.run_id, log_model=False
+    run_id, nested = parent.info.run_id, bool(config.get("nested", False))
+    if nested:
+        run_id = (
+            mlflow.MlflowClient()
+            .create_run(
+                parent.info.experiment_id,
+                run_name=config.get("run_name", "pretraining-fit"),
+                tags={"mlflow.parentRunId": parent.info.run_id, "gz_evo.stage": "pretraining"},
+            )
+            .info.run_id
+        )
+    return OpenRunMLFlowLogger(
+        tracking_uri=mlflow.get_tracking_uri(), run_id=run_id, log_model=False, close_run=nested
     )
 
 
@@ -187,10 +200,7 @@ def pretrain(
 
     pl.seed_everything(seed, workers=True)
     module = GZEvoModule(schema_dict, params["model"], params["optimizer"], augment, image_size)
-    mlflow_config = params.get("mlflow", {})
-    mlflow_logger = _mlflow_logger(
-        mlflow_config.get("run_name", "pretraining"), bool(mlflow_config.get("enabled", True))
-    )
+    mlflow_logger = _mlflow_logger(params.get("mlflow", {}))
     trainer = build_trainer(params["trainer"], workdir, logger=mlflow_logger or False)
     if finished:
         logger.info("pretraining already finished in %s: evaluating its best checkpoint", workdir)
@@ -267,4 +277,5 @@ def _log_final(mlflow_logger: Any, metrics: dict, checkpoint: Path) -> None:
     for start in range(0, len(entries), 500):
         client.log_batch(run_id, metrics=entries[start : start + 500])
     client.set_tag(run_id, "gz_evo.checkpoint", str(checkpoint))
-    client.set_terminated(run_id, "FINISHED")
+    if mlflow_logger.close_run:  # our own child run; kedro-mlflow ends its own run
+        client.set_terminated(run_id, "FINISHED")
