@@ -57,6 +57,9 @@ def save_encoder_bundle(bundle: dict, directory: str | Path) -> None:
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
     temporary = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    temporary.chmod(0o777 & ~umask)  # mkdtemp makes it private; a model folder is for sharing
     try:
         save_file(bundle["state_dict"], str(temporary / WEIGHTS_FILE))
         (temporary / CONFIG_FILE).write_text(json.dumps(bundle["config"], indent=2) + "\n")
