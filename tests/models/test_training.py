@@ -11,7 +11,7 @@ import torch
 from gz_evo.models.evaluation import expected_fractions, prediction_table, vote_fraction_metrics
 from gz_evo.models.io import load_encoder, load_model, save_encoder_bundle
 from gz_evo.models.module import NonFiniteLossError
-from gz_evo.models.training import pretrain
+from gz_evo.models.training import check_launch, pretrain
 from gz_evo.schema import load_schema
 from tests.models.synthetic import SimpleAugment, SyntheticDataModule
 
@@ -118,3 +118,14 @@ def test_vote_fraction_metrics_and_prediction_table(schema) -> None:
     column = schema.answer_columns[0]
     assert (table[f"{column}_lower"] <= table[f"{column}_fraction"]).all()
     assert (table[f"{column}_fraction"] <= table[f"{column}_upper"]).all()
+
+
+def test_plain_ddp_without_a_launcher_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    for variable in ("RANK", "LOCAL_RANK", "SLURM_PROCID"):
+        monkeypatch.delenv(variable, raising=False)
+    with pytest.raises(ValueError, match="ddp_spawn"):
+        check_launch({"strategy": "ddp", "devices": 2})
+    check_launch({"strategy": "ddp_spawn", "devices": 2})
+    check_launch({"strategy": "ddp", "devices": 1})
+    monkeypatch.setenv("RANK", "0")
+    check_launch({"strategy": "ddp", "devices": 4, "num_nodes": 2})  # torchrun started us

@@ -46,6 +46,26 @@ def global_rank() -> int:
     return 0
 
 
+def check_launch(trainer_config: dict) -> None:
+    """Refuse ``strategy: ddp`` with several processes in a plain ``kedro run``.
+
+    Lightning's ``ddp`` re-executes the command line once per extra process, which for
+    ``kedro run`` means re-running the whole pipeline per rank. Inside one node use
+    ``ddp_spawn``; across nodes launch ranks with torchrun or srun (they set RANK/SLURM_PROCID).
+    """
+    strategy = str(trainer_config.get("strategy", "auto"))
+    devices = trainer_config.get("devices", 1)
+    several = devices not in (1, "1") or int(trainer_config.get("num_nodes", 1)) > 1
+    launched = any(os.environ.get(v) for v in ("RANK", "LOCAL_RANK", "SLURM_PROCID"))
+    if strategy.startswith("ddp") and not strategy.startswith("ddp_spawn") and several:
+        if not launched:
+            raise ValueError(
+                f"pretraining.trainer.strategy={strategy!r} with devices={devices!r} needs a "
+                "launcher: use strategy ddp_spawn inside one node, or start one process per "
+                "device with torchrun / srun (see README, 'Pretraining on GPU clusters')"
+            )
+
+
 def fingerprint(params: dict, schema_dict: dict, seed: int) -> str:
     """A hash of everything that changes what is learnt (not the hardware knobs)."""
     relevant = json.loads(json.dumps(params, default=str))
@@ -194,6 +214,7 @@ def pretrain(
     from gz_evo.models.module import GZEvoModule
     from gz_evo.models.trainer import build_trainer, checkpoint_dir
 
+    check_launch(params["trainer"])
     schema = Schema.from_dict(schema_dict)
     workdir = Path(params["workdir"])
     resume_from, finished = prepare_workdir(workdir, fingerprint(params, schema_dict, seed))
