@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -17,6 +18,25 @@ _MLFLOW_DIR = Path(tempfile.mkdtemp(prefix="gz_evo_test_mlflow_"))
 os.environ["GZ_EVO_MLFLOW_URI"] = f"sqlite:///{_MLFLOW_DIR / 'mlflow.db'}"
 os.environ["KEDRO_DISABLE_TELEMETRY"] = "1"
 os.environ["DO_NOT_TRACK"] = "1"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_mlflow_state():
+    """End runs a test left open and forget its tracking URI and experiment.
+
+    MLflow keeps the active run, tracking URI and experiment in process globals; without this a
+    later test's ``kedro run`` would continue (and conflict with) an earlier test's run.
+    """
+    yield
+    mlflow = sys.modules.get("mlflow")
+    if mlflow is None:
+        return
+    while mlflow.active_run() is not None:
+        mlflow.end_run()
+    mlflow.set_tracking_uri(os.environ["GZ_EVO_MLFLOW_URI"])
+    mlflow.tracking.fluent._active_experiment_id = None
+    os.environ.pop("MLFLOW_EXPERIMENT_NAME", None)
+    os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
 
 
 @pytest.fixture

@@ -56,7 +56,7 @@ def test_an_interrupted_save_keeps_the_previous_shards(tmp_path: Path, monkeypat
     def crash(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("gz_evo.datasets.shards.os.replace", crash)
+    monkeypatch.setattr("gz_evo.datasets.atomic.os.replace", crash)
     with pytest.raises(KeyboardInterrupt):
         dataset.save(_stage(tmp_path, 5))
     monkeypatch.undo()

@@ -6,6 +6,18 @@ the target and rename it into place (atomic on POSIX filesystems). Heavy librari
 inside methods, because kedro-mlflow's hook materialises every catalog entry on every command.
 """
 
-from gz_evo.datasets.atomic import AtomicJSONDataset, AtomicParquetDataset, atomic_write_path
+from gz_evo.datasets.atomic import (
+    AtomicJSONDataset,
+    AtomicParquetDataset,
+    atomic_write_dir,
+    atomic_write_path,
+    replace_directory,
+)
 
-__all__ = ["AtomicJSONDataset", "AtomicParquetDataset", "atomic_write_path"]
+__all__ = [
+    "AtomicJSONDataset",
+    "AtomicParquetDataset",
+    "atomic_write_dir",
+    "atomic_write_path",
+    "replace_directory",
+]

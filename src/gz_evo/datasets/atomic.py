@@ -5,12 +5,29 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
+
+
+def _current_umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+def _ordinary_permissions(path: Path) -> None:
+    """Give a temporary file or folder the permissions a plain ``open``/``mkdir`` would have.
+
+    ``mkstemp``/``mkdtemp`` create private (0600/0700) paths; outputs are meant to be shared.
+    """
+    mode = 0o777 if path.is_dir() else 0o666
+    path.chmod(mode & ~_current_umask())
 
 
 @contextlib.contextmanager
@@ -25,9 +42,45 @@ def atomic_write_path(target: str | Path, suffix: str = "") -> Iterator[Path]:
     temporary_path = Path(temporary)
     try:
         yield temporary_path
+        _ordinary_permissions(temporary_path)
         os.replace(temporary_path, target)
     finally:
         temporary_path.unlink(missing_ok=True)
+
+
+def replace_directory(staged: str | Path, target: str | Path) -> None:
+    """Move a complete ``staged`` folder onto ``target``, replacing any previous version.
+
+    Readers see either the old folder or the new one: the new one is moved beside the target
+    first (a rename on one filesystem), the old one is renamed away, then the new one renamed in.
+    """
+    staged, target = Path(staged), Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    token = uuid.uuid4().hex[:8]
+    incoming = target.parent / f".{target.name}.incoming-{token}"
+    outgoing = target.parent / f".{target.name}.outgoing-{token}"
+    try:
+        shutil.move(str(staged), str(incoming))
+        _ordinary_permissions(incoming)
+        if target.exists():
+            os.replace(target, outgoing)
+        os.replace(incoming, target)
+    finally:
+        shutil.rmtree(incoming, ignore_errors=True)
+        shutil.rmtree(outgoing, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def atomic_write_dir(target: str | Path) -> Iterator[Path]:
+    """Yield an empty temporary folder beside ``target``; it becomes ``target`` only on success."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        yield staging
+        replace_directory(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 class AtomicJSONDataset(AbstractDataset[Any, Any]):

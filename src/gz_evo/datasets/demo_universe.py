@@ -12,13 +12,12 @@ the demo's output and ingestion's input; without, the sorted relative paths in t
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
+
+from gz_evo.datasets.atomic import atomic_write_dir
 
 
 def _write(target: Path, content: Any) -> None:
@@ -43,25 +42,12 @@ def _write(target: Path, content: Any) -> None:
 def save_folder(path: str | Path, files: dict[str, Any]) -> None:
     """Write ``files`` into ``path`` atomically (temporary folder beside it, then rename)."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    try:
+    with atomic_write_dir(target) as staging:
         for relative, content in sorted(files.items()):
             destination = (staging / relative).resolve()
             if staging.resolve() not in destination.parents:
                 raise DatasetError(f"{relative!r} would be written outside {target}")
             _write(destination, content)
-        backup = None
-        if target.exists():
-            backup = Path(
-                tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent)
-            )
-            os.replace(target, backup / target.name)
-        os.replace(staging, target)
-        if backup is not None:
-            shutil.rmtree(backup, ignore_errors=True)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 class DemoFolderDataset(AbstractDataset[dict, Any]):

@@ -72,7 +72,6 @@ class CheckpointFileDataset(AbstractDataset[str, str]):
     def save(self, data: str) -> None:
         with atomic_write_path(self._filepath, suffix=".ckpt") as temporary:
             shutil.copyfile(data, temporary)
-            shutil.copymode(data, temporary)  # the checkpoint's permissions, not mkstemp's 0600
 
     def _exists(self) -> bool:
         return self._filepath.is_file()

@@ -10,13 +10,13 @@ see a shard set through its index). ``load`` returns a :class:`gz_evo.images.sha
 
 from __future__ import annotations
 
-import os
 import shutil
-import uuid
 from pathlib import Path
 from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
+
+from gz_evo.datasets.atomic import replace_directory
 
 
 def _is_local(path: str) -> bool:
@@ -50,19 +50,7 @@ class ShardsDataset(AbstractDataset[Any, Any]):
             self._save_remote(staged)
 
     def _save_local(self, staged: Path) -> None:
-        target = Path(self._path.removeprefix("file://"))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        token = uuid.uuid4().hex[:8]
-        incoming = target.parent / f".{target.name}.incoming-{token}"
-        outgoing = target.parent / f".{target.name}.outgoing-{token}"
-        try:
-            shutil.move(str(staged), str(incoming))  # a rename when on the same filesystem
-            if target.exists():
-                os.replace(target, outgoing)
-            os.replace(incoming, target)
-        finally:
-            shutil.rmtree(incoming, ignore_errors=True)
-            shutil.rmtree(outgoing, ignore_errors=True)
+        replace_directory(staged, self._path.removeprefix("file://"))
 
     def _save_remote(self, staged: Path) -> None:
         import fsspec

@@ -13,11 +13,10 @@ size and normalisation. Users::
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from gz_evo.datasets.atomic import atomic_write_dir
 
 if TYPE_CHECKING:
     import torch
@@ -54,25 +53,9 @@ def save_encoder_bundle(bundle: dict, directory: str | Path) -> None:
     """Write the folder atomically: a temporary folder beside it, then renamed into place."""
     from safetensors.torch import save_file
 
-    directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    temporary = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    temporary.chmod(0o777 & ~umask)  # mkdtemp makes it private; a model folder is for sharing
-    try:
+    with atomic_write_dir(directory) as temporary:
         save_file(bundle["state_dict"], str(temporary / WEIGHTS_FILE))
         (temporary / CONFIG_FILE).write_text(json.dumps(bundle["config"], indent=2) + "\n")
-        old = None
-        if directory.exists():
-            old = directory.with_name(f".{directory.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(directory, old)
-        os.replace(temporary, directory)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(temporary, ignore_errors=True)
 
 
 def load_encoder_bundle(directory: str | Path) -> dict:
