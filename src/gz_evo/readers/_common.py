@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from gz_evo.validation import (
     check_totals,
     check_unique_ids,
     counts_to_int32,
+    match_vote_columns,
 )
 
 PathLike = str | Path
@@ -109,12 +111,104 @@ def read_files(
     return pd.concat(frames, ignore_index=True)
 
 
-def first_present(candidates: str | Sequence[str], columns: Sequence[str], what: str, source: str):
+def first_present(
+    candidates: str | Sequence[str], columns: Sequence[str], what: str, source: str
+) -> str:
     candidates = as_list(candidates)
     for candidate in candidates:
         if candidate in columns:
             return candidate
     raise IngestionError(source, f"no {what} column: looked for {', '.join(candidates)}")
+
+
+def id_and_image(
+    columns: Sequence[str], path: Path, id_column: str | Sequence[str], image_column: str
+) -> tuple[str, str]:
+    """The id and image path columns of a file's header (id checked first)."""
+    ids = first_present(id_column, columns, "id", str(path))
+    return ids, first_present(image_column, columns, "image", str(path))
+
+
+def total_columns(
+    columns: Sequence[str],
+    questions: Mapping[str, Question],
+    fields: Sequence[str] = ("total-votes",),
+) -> dict[str, str]:
+    """Canonical question name -> the file's total column: ``{name}_{field}``, first field present.
+
+    ``questions`` maps names as spelled in the file to schema questions; where two spellings of
+    one question both have a total, the later spelling wins.
+    """
+    present = set(columns)
+    totals: dict[str, str] = {}
+    for name, question in questions.items():
+        found = [f"{name}_{f}" for f in fields if f"{name}_{f}" in present]
+        if found:
+            totals[question.name] = found[0]
+    return totals
+
+
+@dataclass
+class Plan:
+    """A reader's target, and what ``select`` found in the files' headers (the last file wins)."""
+
+    campaign: str
+    schema: Schema
+    source: str
+    id: str
+    mapping: dict[str, str] = field(default_factory=dict)
+    zero: list[str] = field(default_factory=list)
+    totals: dict[str, str] = field(default_factory=dict)
+    images: list[str] = field(default_factory=list)
+
+    def find_votes(
+        self,
+        columns: Sequence[str],
+        questions: Mapping[str, Question],
+        path: Path,
+        *,
+        suffix: str | None = None,
+        missing_questions: str = "error",
+        total_fields: Sequence[str] = ("total-votes",),
+    ) -> None:
+        """Record the file's vote columns, the answers to zero, and the total columns."""
+        self.mapping, self.zero = match_vote_columns(
+            columns, questions, str(path), suffix=suffix, missing_questions=missing_questions
+        )
+        self.totals = total_columns(columns, questions, total_fields)
+
+    def wanted(self, columns: Sequence[str]) -> list[str]:
+        """Columns to read: id, ``ra``/``dec`` where present, images, votes, totals (once each)."""
+        extra = [c for c in ("ra", "dec") if c in columns]
+        votes = [*self.mapping, *self.totals.values()]
+        return list(dict.fromkeys([self.id, *extra, *self.images, *votes]))
+
+
+def to_canonical(
+    frame: pd.DataFrame,
+    plan: Plan,
+    image_path: pd.Series | None = None,
+    *,
+    image_bytes: pd.Series | pa.Array | pa.ChunkedArray | None = None,
+    check_images: bool = True,
+) -> pd.DataFrame:
+    """The canonical table of a frame read by ``plan`` (``ra``/``dec`` taken where present)."""
+    return build_canonical(
+        campaign=plan.campaign,
+        schema=plan.schema,
+        frame=frame,
+        ids=frame[plan.id],
+        column_map=plan.mapping,
+        zero_columns=plan.zero,
+        totals=plan.totals,
+        ra=frame.get("ra"),
+        dec=frame.get("dec"),
+        image_path=image_path,
+        image_bytes=image_bytes,
+        source=plan.source,
+        check_images=check_images,
+        id_column=plan.id,
+    )
 
 
 def pattern_columns(pattern: str | None) -> list[str]:

@@ -19,9 +19,9 @@ import pandas as pd
 
 from gz_evo.readers._common import (
     PathLike,
+    Plan,
     as_list,
     as_paths,
-    build_canonical,
     campaign_questions,
     first_present,
     join_image_dir,
@@ -29,8 +29,8 @@ from gz_evo.readers._common import (
     read_files,
     render_pattern,
     source_name,
+    to_canonical,
 )
-from gz_evo.validation import match_vote_columns
 
 DEFAULT_ID_COLUMNS = ("iauname", "id_str", "subject_id")
 TOTAL_FIELDS = ("total-votes", "total")
@@ -58,32 +58,27 @@ def read_decals(
     if image_pattern and image_column:
         raise ValueError("give image_pattern or image_column, not both")
     paths = as_paths(paths)
-    source = source_name(paths)
     schema, suffix, questions = campaign_questions(campaign, campaign_dirs)
     by_file_name = {q.name.removesuffix(suffix): q for q in questions}
-    plan: dict = {}
+    plan = Plan(campaign, schema, source_name(paths), id="")
 
     def select(columns: list[str], path) -> list[str]:
-        mapping, zero = match_vote_columns(
-            columns, by_file_name, str(path), missing_questions=missing_questions
+        plan.find_votes(
+            columns,
+            by_file_name,
+            path,
+            missing_questions=missing_questions,
+            total_fields=TOTAL_FIELDS,
         )
-        totals = {}
-        for file_name, question in by_file_name.items():
-            for field in TOTAL_FIELDS:
-                if f"{file_name}_{field}" in columns:
-                    totals[question.name] = f"{file_name}_{field}"
-                    break
-        ids = first_present(id_column, columns, "id", str(path))
-        extra = [c for c in ("ra", "dec") if c in columns]
+        plan.id = first_present(id_column, columns, "id", str(path))
         images = pattern_columns(image_pattern)
         if image_column:
             images.append(first_present(image_column, columns, "image path", str(path)))
         missing = [c for c in images if c not in columns]
         if missing:
             first_present(missing, columns, "image pattern", str(path))
-        plan.update(mapping=mapping, zero=zero, totals=totals, id=ids, image=images)
-        wanted = [ids, *extra, *images, *mapping, *totals.values()]
-        return list(dict.fromkeys(wanted))
+        plan.images = images
+        return plan.wanted(columns)
 
     strings = [*as_list(id_column), *pattern_columns(image_pattern)]
     frame = read_files(paths, select, string_columns=strings)
@@ -91,19 +86,5 @@ def read_decals(
     if image_pattern:
         image_path = join_image_dir(render_pattern(image_pattern, frame), image_dir)
     elif image_column:
-        image_path = join_image_dir(frame[plan["image"][0]], image_dir)
-    return build_canonical(
-        campaign=campaign,
-        schema=schema,
-        frame=frame,
-        ids=frame[plan["id"]],
-        column_map=plan["mapping"],
-        zero_columns=plan["zero"],
-        totals=plan["totals"],
-        ra=frame.get("ra"),
-        dec=frame.get("dec"),
-        image_path=image_path,
-        source=source,
-        check_images=check_images,
-        id_column=plan["id"],
-    )
+        image_path = join_image_dir(frame[plan.images[0]], image_dir)
+    return to_canonical(frame, plan, image_path, check_images=check_images)

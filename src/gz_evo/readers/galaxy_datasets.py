@@ -15,15 +15,15 @@ import pandas as pd
 
 from gz_evo.readers._common import (
     PathLike,
+    Plan,
     as_paths,
-    build_canonical,
     campaign_questions,
     first_present,
     join_image_dir,
     read_files,
     source_name,
+    to_canonical,
 )
-from gz_evo.validation import match_vote_columns
 
 
 def read_galaxy_datasets(
@@ -43,54 +43,42 @@ def read_galaxy_datasets(
     ``file_loc``), ``filename``, ``file_loc`` or ``none``.
     """
     paths = as_paths(paths)
-    source = source_name(paths)
     schema, suffix, questions = campaign_questions(campaign, campaign_dirs)
     by_name = {q.name: q for q in questions}
-    plan: dict = {}
+    plan = Plan(campaign, schema, source_name(paths), id_column)
 
     def select(columns: list[str], path) -> list[str]:
-        mapping, zero = match_vote_columns(
-            columns, by_name, str(path), suffix=suffix, missing_questions=missing_questions
-        )
-        totals = {n: f"{n}_total-votes" for n in by_name if f"{n}_total-votes" in columns}
+        plan.find_votes(columns, by_name, path, suffix=suffix, missing_questions=missing_questions)
         mode = images
         if mode == "auto":
             use_filename = image_dir is not None and "filename" in columns
             mode = "filename" if use_filename else ("file_loc" if "file_loc" in columns else "none")
-        image_columns = {
+        plan.images = {
             "filename": ["filename", *(["subfolder"] if "subfolder" in columns else [])],
             "file_loc": ["file_loc"],
             "none": [],
         }[mode]
-        for column in image_columns:
+        for column in plan.images:
             first_present(column, columns, "image", str(path))
-        ids = first_present(id_column, columns, "id", str(path))
-        extra = [c for c in ("ra", "dec") if c in columns]
-        plan.update(mapping=mapping, zero=zero, totals=totals, mode=mode)
-        return list(dict.fromkeys([ids, *extra, *image_columns, *mapping, *totals.values()]))
+        first_present(id_column, columns, "id", str(path))
+        return plan.wanted(columns)
 
     frame = read_files(paths, select, string_columns=[id_column, "filename", "subfolder"])
-    image_path = None
-    if plan["mode"] == "filename":
+    return to_canonical(
+        frame, plan, _image_path(frame, plan.images, image_dir), check_images=check_images
+    )
+
+
+def _image_path(
+    frame: pd.DataFrame, image_columns: list[str], image_dir: PathLike | None
+) -> pd.Series | None:
+    """``[subfolder/]filename`` or ``file_loc`` under ``image_dir``; None with no image column."""
+    if "filename" in image_columns:
         names = frame["filename"].astype("str")
         if "subfolder" in frame:
             folder = frame["subfolder"].astype("str")
             names = names.where(folder.isna() | (folder == ""), folder + "/" + names)
-        image_path = join_image_dir(names, image_dir)
-    elif plan["mode"] == "file_loc":
-        image_path = join_image_dir(frame["file_loc"], image_dir)
-    return build_canonical(
-        campaign=campaign,
-        schema=schema,
-        frame=frame,
-        ids=frame[id_column],
-        column_map=plan["mapping"],
-        zero_columns=plan["zero"],
-        totals=plan["totals"],
-        ra=frame.get("ra"),
-        dec=frame.get("dec"),
-        image_path=image_path,
-        source=source,
-        check_images=check_images,
-        id_column=id_column,
-    )
+        return join_image_dir(names, image_dir)
+    if image_columns:
+        return join_image_dir(frame["file_loc"], image_dir)
+    return None

@@ -20,14 +20,15 @@ import pandas as pd
 
 from gz_evo.readers._common import (
     PathLike,
+    Plan,
     as_paths,
-    build_canonical,
     campaign_questions,
     join_image_dir,
     pattern_columns,
     read_files,
     render_pattern,
     source_name,
+    to_canonical,
 )
 from gz_evo.validation import IngestionError
 
@@ -118,19 +119,8 @@ def read_gz2_hart(
         image_path = join_image_dir(render_pattern(image_pattern, frame), image_dir)
     elif filename_mapping:
         image_path = _mapped_images(frame[id_column], filename_mapping, image_dir)
-    return build_canonical(
-        campaign=campaign,
-        schema=schema,
-        frame=frame,
-        ids=frame[id_column],
-        column_map=column_map,
-        ra=frame.get("ra"),
-        dec=frame.get("dec"),
-        image_path=image_path,
-        source=source,
-        check_images=check_images,
-        id_column=id_column,
-    )
+    plan = Plan(campaign, schema, source, id_column, mapping=column_map)
+    return to_canonical(frame, plan, image_path, check_images=check_images)
 
 
 def _mapped_images(

@@ -17,13 +17,14 @@ import pyarrow.compute as pc
 
 from gz_evo.readers._common import (
     PathLike,
+    Plan,
     as_paths,
-    build_canonical,
     campaign_questions,
     header,
     source_name,
+    to_canonical,
 )
-from gz_evo.validation import IngestionError, match_vote_columns
+from gz_evo.validation import IngestionError
 
 
 def read_huggingface(
@@ -44,22 +45,17 @@ def read_huggingface(
     import pyarrow.parquet as pq
 
     paths = as_paths(paths)
-    source = source_name(paths)
     schema, suffix, questions = campaign_questions(campaign, campaign_dirs)
     by_name = {q.name: q for q in questions}
+    plan = Plan(campaign, schema, source_name(paths), id_column)
     tables, images = [], []
-    plan: dict = {}
     for path in paths:
         columns = header(path)
-        mapping, zero = match_vote_columns(
-            columns, by_name, str(path), suffix=suffix, missing_questions=missing_questions
-        )
-        totals = {n: f"{n}_total-votes" for n in by_name if f"{n}_total-votes" in columns}
+        plan.find_votes(columns, by_name, path, suffix=suffix, missing_questions=missing_questions)
         for required in [id_column, *([image_column] if image_column else [])]:
             if required not in columns:
                 raise IngestionError(str(path), "missing column", required)
-        extra = [c for c in ("ra", "dec") if c in columns]
-        wanted = [id_column, *extra, *mapping, *totals.values()]
+        wanted = plan.wanted(columns)
         if dataset_name is not None:
             wanted.append("dataset_name")
         table = pq.read_table(path, columns=list(dict.fromkeys(wanted)))
@@ -73,26 +69,12 @@ def read_huggingface(
             image = image.filter(keep) if image is not None else None
         tables.append(table)
         images.append(image)
-        plan.update(mapping=mapping, zero=zero, totals=totals)
     table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
     frame = table.to_pandas(split_blocks=True, self_destruct=True)
     image_bytes = None
     if image_column:
         image_bytes = pa.chunked_array([c for i in images for c in i.chunks], type=pa.binary())
-    return build_canonical(
-        campaign=campaign,
-        schema=schema,
-        frame=frame,
-        ids=frame[id_column],
-        column_map=plan["mapping"],
-        zero_columns=plan["zero"],
-        totals=plan["totals"],
-        ra=frame.get("ra"),
-        dec=frame.get("dec"),
-        image_bytes=image_bytes,
-        source=source,
-        id_column=id_column,
-    )
+    return to_canonical(frame, plan, image_bytes=image_bytes)
 
 
 def _image_bytes(column: pa.ChunkedArray) -> pa.ChunkedArray:

@@ -14,13 +14,14 @@ import pandas as pd
 
 from gz_evo.readers._common import (
     PathLike,
+    Plan,
     as_list,
     as_paths,
-    build_canonical,
-    first_present,
+    id_and_image,
     join_image_dir,
     read_files,
     source_name,
+    to_canonical,
 )
 from gz_evo.schema import Schema
 from gz_evo.validation import IngestionError, check_images_exist, check_unique_ids
@@ -39,28 +40,17 @@ def read_image_catalog(
 ) -> pd.DataFrame:
     """Unlabelled images as a canonical table with no vote columns (``campaign`` names the set)."""
     paths = as_paths(paths)
-    source = source_name(paths)
+    schema = Schema(questions=(), name=campaign)
+    plan = Plan(campaign, schema, source_name(paths), id_column)
 
     def select(columns: list[str], path) -> list[str]:
-        ids = first_present(id_column, columns, "id", str(path))
-        image = first_present(image_column, columns, "image", str(path))
+        ids, image = id_and_image(columns, path, id_column, image_column)
         return [ids, image, *(c for c in _COORDINATES if c in columns)]
 
     frame = read_files(paths, select, string_columns=[id_column])
     folder = image_dir if image_dir is not None else paths[0].parent
-    return build_canonical(
-        campaign=campaign,
-        schema=Schema(questions=(), name=campaign),
-        frame=frame,
-        ids=frame[id_column],
-        column_map={},
-        ra=frame.get("ra"),
-        dec=frame.get("dec"),
-        image_path=join_image_dir(frame[image_column], folder),
-        source=source,
-        check_images=check_images,
-        id_column=id_column,
-    )
+    image_path = join_image_dir(frame[image_column], folder)
+    return to_canonical(frame, plan, image_path, check_images=check_images)
 
 
 def read_downstream_catalog(
@@ -78,8 +68,7 @@ def read_downstream_catalog(
     chosen: dict = {}
 
     def select(columns: list[str], path) -> list[str]:
-        ids = first_present(id_column, columns, "id", str(path))
-        image = first_present(image_column, columns, "image", str(path))
+        ids, image = id_and_image(columns, path, id_column, image_column)
         labels = as_list(label_columns)
         if label_columns is None:
             labels = [c for c in columns if c not in (ids, image, *_COORDINATES)]

@@ -14,15 +14,15 @@ import pandas as pd
 
 from gz_evo.readers._common import (
     PathLike,
+    Plan,
     as_paths,
-    build_canonical,
     campaign_questions,
     first_present,
     join_image_dir,
     read_files,
     source_name,
+    to_canonical,
 )
-from gz_evo.validation import match_vote_columns
 
 
 def read_user(
@@ -38,43 +38,22 @@ def read_user(
 ) -> pd.DataFrame:
     """The user's catalog as the canonical vote table of ``campaign``."""
     paths = as_paths(paths)
-    source = source_name(paths)
     schema, suffix, questions = campaign_questions(campaign, campaign_dirs)
     by_name = {q.name: q for q in questions}
     if suffix:
         by_name.update({q.name.removesuffix(suffix): q for q in questions})
-    plan: dict = {}
+    plan = Plan(campaign, schema, source_name(paths), id_column)
 
     def select(columns: list[str], path) -> list[str]:
-        mapping, zero = match_vote_columns(
-            columns, by_name, str(path), suffix=suffix, missing_questions=missing_questions
-        )
-        totals = {
-            q.name: f"{n}_total-votes" for n, q in by_name.items() if f"{n}_total-votes" in columns
-        }
-        ids = first_present(id_column, columns, "id", str(path))
-        image = [first_present(image_column, columns, "image", str(path))] if image_column else []
-        extra = [c for c in ("ra", "dec") if c in columns]
-        plan.update(mapping=mapping, zero=zero, totals=totals)
-        return list(dict.fromkeys([ids, *extra, *image, *mapping, *totals.values()]))
+        plan.find_votes(columns, by_name, path, suffix=suffix, missing_questions=missing_questions)
+        first_present(id_column, columns, "id", str(path))
+        if image_column:
+            plan.images = [first_present(image_column, columns, "image", str(path))]
+        return plan.wanted(columns)
 
     frame = read_files(paths, select, string_columns=[id_column])
     image_path = None
     if image_column:
         folder = image_dir if image_dir is not None else paths[0].parent
         image_path = join_image_dir(frame[image_column], folder)
-    return build_canonical(
-        campaign=campaign,
-        schema=schema,
-        frame=frame,
-        ids=frame[id_column],
-        column_map=plan["mapping"],
-        zero_columns=plan["zero"],
-        totals=plan["totals"],
-        ra=frame.get("ra"),
-        dec=frame.get("dec"),
-        image_path=image_path,
-        source=source,
-        check_images=check_images,
-        id_column=id_column,
-    )
+    return to_canonical(frame, plan, image_path, check_images=check_images)

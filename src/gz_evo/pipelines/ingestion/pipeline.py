@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial, update_wrapper
 
 from kedro.pipeline import Node, Pipeline
@@ -32,6 +33,20 @@ def _report(*results):
     return build_ingestion_report(list(CAMPAIGN_SOURCES), *results)
 
 
+def _catalog_node(function: Callable, source: str, output: str) -> Node:
+    """The node reading the image catalog ``source`` (``unlabelled``, ``downstream``)."""
+    return Node(
+        function,
+        inputs=[
+            RAW_INPUT.format(source=source),
+            f"params:ingestion.{source}",
+            "params:ingestion.check_images",
+        ],
+        outputs=output,
+        name=f"ingest_{source}",
+    )
+
+
 def create_pipeline(**kwargs) -> Pipeline:
     nodes = [
         Node(
@@ -54,26 +69,8 @@ def create_pipeline(**kwargs) -> Pipeline:
         for name in (f"{campaign}_ingestion_stats", f"{campaign}_dropped")
     ]
     nodes += [
-        Node(
-            ingest_unlabelled,
-            inputs=[
-                RAW_INPUT.format(source="unlabelled"),
-                "params:ingestion.unlabelled",
-                "params:ingestion.check_images",
-            ],
-            outputs="unlabelled_images",
-            name="ingest_unlabelled",
-        ),
-        Node(
-            ingest_downstream,
-            inputs=[
-                RAW_INPUT.format(source="downstream"),
-                "params:ingestion.downstream",
-                "params:ingestion.check_images",
-            ],
-            outputs="downstream_catalog",
-            name="ingest_downstream",
-        ),
+        _catalog_node(ingest_unlabelled, "unlabelled", "unlabelled_images"),
+        _catalog_node(ingest_downstream, "downstream", "downstream_catalog"),
         Node(
             _report,
             inputs=report_inputs,
