@@ -10,6 +10,8 @@ one process:
 - time ratio: (read every file with the galaxy_datasets reader + all validation checks +
   the decision-tree check + the pandera canonical check + merge into the wide table with splits)
   / (``pyarrow.parquet.read_table`` of the same files, best of 3);
+- merge ratio: the merge alone (canonical tables -> wide table with splits and the unlabelled
+  set, what the ``gz_evo`` pipeline's merge node does) / the same pyarrow read;
 - memory ratio: peak RSS increase during ingestion + merge / the merged table's size in memory
   (``DataFrame.memory_usage(deep=True)`` of the merged and unlabelled tables).
 
@@ -116,10 +118,15 @@ def ingest_and_merge(files: list[tuple[str, str]], schema, seed: int, workers: i
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    from gz_evo.merge import merge_vote_tables
-
     with ThreadPoolExecutor(max_workers=workers) as pool:
         tables = list(pool.map(lambda file: ingest_campaign(*file), files))
+    return merge_only(tables, schema, seed)
+
+
+def merge_only(tables: list, schema, seed: int):
+    """The ``gz_evo`` pipeline's merge node on already-ingested canonical tables."""
+    from gz_evo.merge import merge_vote_tables
+
     fractions = {"train": 0.8, "val": 0.1, "test": 0.1}
     return merge_vote_tables(tables, schema, None, fractions, seed)
 
@@ -159,8 +166,9 @@ def measure_times(files, schema, seed: int, repeats: int) -> tuple[dict, dict]:
     """Wall-clock and CPU seconds of each contender, interleaved so all see the same load."""
     import pyarrow.parquet as pq
 
-    wall: dict[str, list[float]] = {"pyarrow": [], "sequential": [], "threads": []}
+    wall: dict[str, list[float]] = {"pyarrow": [], "sequential": [], "threads": [], "merge": []}
     cpu: dict[str, list[float]] = {name: [] for name in wall}
+    tables = [ingest_campaign(*file) for file in files]
     for _ in range(repeats):
         started, cpu_started = time.perf_counter(), time.process_time()
         read = [pq.read_table(path) for _, path in files]
@@ -173,6 +181,11 @@ def measure_times(files, schema, seed: int, repeats: int) -> tuple[dict, dict]:
             wall[name].append(time.perf_counter() - started)
             cpu[name].append(time.process_time() - cpu_started)
             del result
+        started, cpu_started = time.perf_counter(), time.process_time()
+        result = merge_only(tables, schema, seed)
+        wall["merge"].append(time.perf_counter() - started)
+        cpu["merge"].append(time.process_time() - cpu_started)
+        del result
     return wall, cpu
 
 
@@ -226,6 +239,10 @@ def main() -> None:
         f"time ratio   (ingest+merge / pyarrow read): "
         f"{best['sequential'] / best['pyarrow']:.2f} sequential, "
         f"{best['threads'] / best['pyarrow']:.2f} with 2 ingestion threads  (target <= 3)"
+    )
+    print(
+        f"merge ratio  (merge alone / pyarrow read):   {best['merge'] / best['pyarrow']:.2f}"
+        f"  (CPU {best_cpu['merge'] / best_cpu['pyarrow']:.2f}; target <= 3)"
     )
     cpu_ratio = best_cpu["sequential"] / best_cpu["pyarrow"]
     print(f"CPU ratio    (ingest+merge / pyarrow read): {cpu_ratio:.2f}")
