@@ -103,3 +103,13 @@ def test_uniform_baseline_is_positive_and_finite(schema) -> None:
     index = question_index_tensor(schema.answer_question_index)
     baseline = uniform_concentration_loss(counts, index, schema.n_questions)
     assert torch.isfinite(baseline) and baseline > 0
+
+
+def test_closed_form_gradient_matches_finite_differences(schema) -> None:
+    concentrations, counts = _random_batch(schema, batch=4, seed=3, dtype=torch.float64)
+    index = question_index_tensor(schema.answer_question_index)
+
+    def loss(alpha: torch.Tensor) -> torch.Tensor:
+        return dirichlet_multinomial_nll(alpha, counts, index, schema.n_questions).per_question
+
+    assert torch.autograd.gradcheck(loss, (concentrations.requires_grad_(True),))

@@ -18,6 +18,7 @@ Torch is imported inside functions so that pipelines which do not train never im
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +57,46 @@ def sum_by_question(
     return out.index_add(1, question_index, values)
 
 
+@functools.cache
+def _log_prob_function() -> type:
+    """The autograd function for log p(x | alpha) per question, built once torch is imported.
+
+    Autograd would differentiate the same expression, but through a chain of saved intermediate
+    tensors; the closed-form gradient ``digamma(x+a) - digamma(a) + digamma(A) - digamma(N+A)``
+    is one pass over ``[B, n_answers]``, which makes forward + backward about a fifth faster on
+    a CPU. Where ``x = 0`` (and ``N = 0``) both differences are exactly zero.
+    """
+    import torch
+    from torch.autograd.function import once_differentiable
+
+    class DirichletMultinomialLogProb(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, alpha, x, question_index, n_questions, total_votes, multinomial):
+            x_plus_alpha = x + alpha
+            answer_terms = torch.lgamma(x_plus_alpha).sub_(torch.lgamma(alpha))
+            total_alpha = sum_by_question(alpha, question_index, n_questions)
+            votes_plus_alpha = total_votes + total_alpha
+            log_prob = sum_by_question(answer_terms, question_index, n_questions)
+            log_prob.add_(torch.lgamma(total_alpha)).sub_(torch.lgamma(votes_plus_alpha))
+            log_prob.add_(multinomial)
+            saved = (alpha, x_plus_alpha, total_alpha, votes_plus_alpha, question_index)
+            ctx.save_for_backward(*saved)
+            return log_prob
+
+        @staticmethod
+        @once_differentiable
+        def backward(ctx, grad_log_prob):
+            alpha, x_plus_alpha, total_alpha, votes_plus_alpha, question_index = ctx.saved_tensors
+            per_question = torch.digamma(total_alpha).sub_(torch.digamma(votes_plus_alpha))
+            per_question.mul_(grad_log_prob)
+            grad = torch.digamma(x_plus_alpha).sub_(torch.digamma(alpha))
+            grad.mul_(grad_log_prob.index_select(1, question_index))
+            grad.add_(per_question.index_select(1, question_index))
+            return grad, None, None, None, None, None
+
+    return DirichletMultinomialLogProb
+
+
 def dirichlet_multinomial_nll(
     concentrations: torch.Tensor,
     counts: torch.Tensor,
@@ -74,21 +115,13 @@ def dirichlet_multinomial_nll(
         alpha = concentrations.to(dtype)
         x = counts.to(dtype)
         question_index = question_index.to(alpha.device)
-        # per answer: lgamma(x+a) - lgamma(a), exactly 0 where x = 0; summed per question
-        answer_sum = sum_by_question(
-            torch.lgamma(x + alpha) - torch.lgamma(alpha), question_index, n_questions
-        )
-        total_concentration = sum_by_question(alpha, question_index, n_questions)
         with torch.no_grad():  # terms of the counts alone: no gradient to track
             total_votes = sum_by_question(x, question_index, n_questions)
             multinomial = torch.lgamma(total_votes + 1.0) - sum_by_question(
                 torch.lgamma(x + 1.0), question_index, n_questions
             )
-        log_prob = (
-            multinomial
-            + torch.lgamma(total_concentration)
-            - torch.lgamma(total_votes + total_concentration)
-            + answer_sum
+        log_prob = _log_prob_function().apply(
+            alpha, x, question_index, n_questions, total_votes, multinomial
         )
         per_question = -log_prob
         loss = per_question.sum(dim=1).mean()
