@@ -147,3 +147,23 @@ def test_bad_inputs_and_knobs_are_refused() -> None:
         GalaxyAugment().train_view(torch.zeros(1, 3, 32, 16, dtype=torch.uint8))
     with pytest.raises(ValueError, match="crop_scale"):
         GalaxyAugment(crop_scale=(0.9, 0.5))
+
+
+def test_cpu_scratch_never_leaks_into_returned_views() -> None:
+    """The float copy and grid are reused between calls on a CPU; returned views never are."""
+    images = _ellipses(6, size=40)
+    augment = GalaxyAugment(output_size=32, seed=5)
+    reference = GalaxyAugment(output_size=32, seed=5)
+    first, second = augment.two_views(images)
+    kept = first.clone()
+    augment.train_view(images)  # would overwrite `first` if it were scratch
+    assert torch.equal(first, kept) and first.data_ptr() != second.data_ptr()
+    assert torch.equal(first, reference.train_view(images))  # same numbers as a fresh module
+    for crop in (1.0, 0.5):  # eval views, with and without sampling, are fresh tensors too
+        evaluation = GalaxyAugment(output_size=40, eval_crop_scale=crop)
+        one = evaluation.eval_view(images)
+        kept = one.clone()
+        evaluation.eval_view(_ellipses(6, size=40).flip(-1))
+        assert torch.equal(one, kept) and torch.equal(one, evaluation.eval_view(images))
+    smaller = augment.train_view(images[:2])  # a new batch shape gets new scratch
+    assert smaller.shape == (2, 3, 32, 32)

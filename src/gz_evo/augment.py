@@ -16,6 +16,12 @@ The crop is taken after rotating and flipping the image about its centre, as gal
 corners that rotate in from outside are black (``padding_mode`` zeros, as in zoobot's rotation).
 When the stored image is much larger than the output, the batch is first downsampled with an
 antialiased resize, so sampling never aliases.
+
+On a CPU the float copy of the batch and the sampling grid go into scratch tensors the module keeps
+between batches (per device, shape and dtype; never returned): a fresh 224 px batch of 64 is ~60 MB
+of float32, and page-faulting that in anew every batch cost as much as the sampling itself. (On
+CUDA the caching allocator already reuses memory, so no scratch is kept there.) One module should
+therefore not be called from several threads at once.
 """
 
 from __future__ import annotations
@@ -88,6 +94,7 @@ class GalaxyAugment(nn.Module):
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1))
         self.register_buffer("grey", torch.tensor(_GREY, dtype=torch.float32).view(1, 3, 1, 1))
         self.generator = None if seed is None else torch.Generator().manual_seed(int(seed))
+        self._scratch: dict[tuple, torch.Tensor] = {}
 
     @classmethod
     def from_params(cls, params: dict[str, Any], seed: int | None = None) -> GalaxyAugment:
@@ -138,8 +145,9 @@ class GalaxyAugment(nn.Module):
     @torch.no_grad()
     def eval_view(self, images: torch.Tensor) -> torch.Tensor:
         """Deterministic view: central crop (``eval_crop_scale``), antialiased resize, normalise."""
-        batch, scale = self._as_float(images, self.eval_crop_scale)
         side = math.sqrt(self.eval_crop_scale)
+        # the view is returned, so only the path that samples from `batch` may use scratch
+        batch, scale = self._as_float(images, self.eval_crop_scale, scratch=side != 1.0)
         if side == 1.0 and batch.shape[-1] == self.output_size:
             view = batch.clone() if batch.data_ptr() == images.data_ptr() else batch
         elif side == 1.0:
@@ -151,17 +159,38 @@ class GalaxyAugment(nn.Module):
         return self._normalise(view.clamp_(0.0, scale), scale)
 
     # ---- internals -------------------------------------------------------------------------------
-    def _as_float(self, images: torch.Tensor, smallest_area: float) -> tuple[torch.Tensor, float]:
+    def _as_float(
+        self, images: torch.Tensor, smallest_area: float, scratch: bool = True
+    ) -> tuple[torch.Tensor, float]:
         """Floats on the input's scale (255 for uint8, else 1), downsampled (antialiased) so that
-        a crop of ``smallest_area`` is about S pixels; and that scale."""
+        a crop of ``smallest_area`` is about S pixels; and that scale. With ``scratch`` the float
+        copy may be a reused scratch tensor (callers must not return it)."""
         if images.ndim != 4 or images.shape[1] != 3 or images.shape[2] != images.shape[3]:
             raise ValueError(f"expected square images [B, 3, H, H], got {tuple(images.shape)}")
         scale = 255.0 if images.dtype == torch.uint8 else 1.0
-        batch = images.float()
+        if images.dtype == torch.float32:
+            batch = images
+        else:
+            batch = self._scratch_like("input", images.shape, images.device) if scratch else None
+            batch = images.float() if batch is None else batch.copy_(images)
         largest_useful = math.ceil(self.output_size / math.sqrt(smallest_area))
         if batch.shape[-1] > largest_useful:
             batch = F.interpolate(batch, size=largest_useful, mode="bilinear", antialias=True)
         return batch, scale
+
+    def _scratch_like(
+        self, name: str, shape: Sequence[int], device: torch.device
+    ) -> torch.Tensor | None:
+        """A float32 scratch tensor kept between calls on a CPU (None on other devices)."""
+        if device.type != "cpu":
+            return None
+        key = (name, tuple(shape))
+        tensor = self._scratch.get(key)
+        if tensor is None:
+            # one batch shape at a time is the usual case: drop scratch of other shapes
+            self._scratch = {k: v for k, v in self._scratch.items() if k[0] != name}
+            tensor = self._scratch[key] = torch.empty(tuple(shape), dtype=torch.float32)
+        return tensor
 
     def _normalise(self, view: torch.Tensor, scale: float) -> torch.Tensor:
         """``(view / scale - mean) / std``, in place (one pass over the batch)."""
@@ -208,7 +237,8 @@ class GalaxyAugment(nn.Module):
         steps = (torch.arange(side, device=batch.device, dtype=torch.float32) * 2 + 1) / side - 1
         columns = steps.view(1, 1, side, 1) * theta[:, None, None, :, 0]
         rows = steps.view(1, side, 1, 1) * theta[:, None, None, :, 1] + theta[:, None, None, :, 2]
-        grid = columns + rows  # [B, S, S, 2]: (x, y) per output pixel
+        grid = self._scratch_like("grid", (batch.shape[0], side, side, 2), batch.device)
+        grid = torch.add(columns, rows, out=grid)  # [B, S, S, 2]: (x, y) per output pixel
         return F.grid_sample(
             batch, grid, mode="bilinear", padding_mode=padding, align_corners=False
         )

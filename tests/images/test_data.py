@@ -199,3 +199,21 @@ def test_lightning_fit_sees_each_galaxy_once_per_epoch(shards: ShardSet) -> None
     expected = sorted(shards.samples().query("split == 'train'")["key"])
     assert [sorted(epoch) for epoch in seen] == [expected, expected]
     assert seen[0] != seen[1]
+
+
+def test_jpeg_members_decode_to_the_same_pixels_as_pillow() -> None:
+    """The loader's JPEG path (torchvision's libjpeg-turbo, channels first) matches Pillow's."""
+    import numpy as np
+
+    from gz_evo.images.data import decode_chw
+    from gz_evo.images.shards import decode_pixels, encode_pixels
+
+    rng = np.random.default_rng(0)
+    pixels = (rng.random((40, 40, 3)) * 64 + np.linspace(0, 180, 40)[:, None, None]).astype(
+        np.uint8
+    )
+    for encoding in ("jpg", "png", "npy"):
+        data = encode_pixels(pixels, encoding)
+        decoded = decode_chw(data, encoding)
+        assert decoded.dtype == torch.uint8 and decoded.shape == (3, 40, 40)
+        assert np.array_equal(decoded.permute(1, 2, 0).numpy(), decode_pixels(data, encoding))
