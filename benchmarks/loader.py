@@ -13,7 +13,10 @@ torchvision per sample inside the workers. The project's loader streams pre-resi
 batches with ``GalaxyAugment`` on the training device (CUDA when there is one, else the CPU of the
 main process). Timing runs are interleaved and repeated: the speed-up is the median of the paired
 rounds' ratios. CPU milliseconds per image (main process + DataLoader workers) are printed beside
-it: on a shared machine they do not depend on what else is running.
+it: on a shared machine they do not depend on what else is running. ``GalaxyAugment`` raises glibc's
+mmap/trim thresholds the first time it runs on a CPU (``gz_evo.augment.reuse_freed_memory``); the
+benchmark applies that before the first round, so both loaders (and the workers they fork) run
+under the same allocator settings in every round.
 
     .venv/bin/python benchmarks/loader.py                  # 224 and 64 px, 2 workers
     .venv/bin/python benchmarks/loader.py --sizes 224 --encodings jpg npy --workers 4
@@ -36,7 +39,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
-from gz_evo.augment import GalaxyAugment
+from gz_evo.augment import GalaxyAugment, reuse_freed_memory
 from gz_evo.images import GZEvoDataModule, ShardSet
 from gz_evo.images.build import ShardSpec, build_shards
 from gz_evo.schema import Question, Schema
@@ -181,6 +184,7 @@ def main() -> None:
         args.threads = max(1, (os.cpu_count() or 1) - args.workers)
     if args.threads:
         torch.set_num_threads(args.threads)
+    reuse_freed_memory()  # as GalaxyAugment would on its first CPU batch: same for both loaders
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     table = rings_catalog(args.rings)
     files = [Path(p) for p in table["image_path"]]

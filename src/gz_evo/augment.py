@@ -21,12 +21,19 @@ On a CPU the float copy of the batch and the sampling grid go into scratch tenso
 between batches (per device, shape and dtype; never returned): a fresh 224 px batch of 64 is ~60 MB
 of float32, and page-faulting that in anew every batch cost as much as the sampling itself. (On
 CUDA the caching allocator already reuses memory, so no scratch is kept there.) One module should
-therefore not be called from several threads at once.
+therefore not be called from several threads at once. The output view has to be fresh memory,
+and glibc hands every block above 32 MB straight back to the kernel when it is freed (a 224 px
+batch of 64 is 38 MB), so the first time the module runs on a CPU it raises glibc's mmap and trim
+thresholds (:func:`reuse_freed_memory`): freed batches are then reused instead of page-faulted in
+again, which took a third of the CPU time of a 224 px view.
 """
 
 from __future__ import annotations
 
+import ctypes
 import math
+import platform
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -35,6 +42,32 @@ import torch.nn.functional as F
 from torch import nn
 
 _GREY = (0.299, 0.587, 0.114)
+_MALLOC_TUNED: list[bool] = []
+
+
+def reuse_freed_memory(threshold_mb: int = 256) -> bool:
+    """Have glibc's malloc reuse freed blocks up to ``threshold_mb`` instead of unmapping them.
+
+    Raises ``M_MMAP_THRESHOLD`` to ``threshold_mb`` and ``M_TRIM_THRESHOLD`` to twice that, so a
+    process keeps (and reuses) up to that much freed memory rather than page-faulting large
+    tensors in anew every batch; PyTorch's CPU tuning guide gets the same effect by preloading
+    jemalloc or tcmalloc. Once per process; True when applied, False where there is no glibc.
+    """
+    if _MALLOC_TUNED:
+        return _MALLOC_TUNED[0]
+    applied = False
+    if sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc":
+        try:
+            libc = ctypes.CDLL(None)
+            m_trim_threshold, m_mmap_threshold = -1, -3
+            applied = bool(
+                libc.mallopt(m_mmap_threshold, threshold_mb << 20)
+                and libc.mallopt(m_trim_threshold, threshold_mb << 21)
+            )
+        except (OSError, AttributeError):  # pragma: no cover
+            applied = False
+    _MALLOC_TUNED.append(applied)
+    return applied
 
 
 class GalaxyAugment(nn.Module):
@@ -184,6 +217,7 @@ class GalaxyAugment(nn.Module):
         """A float32 scratch tensor kept between calls on a CPU (None on other devices)."""
         if device.type != "cpu":
             return None
+        reuse_freed_memory()
         key = (name, tuple(shape))
         tensor = self._scratch.get(key)
         if tensor is None:
