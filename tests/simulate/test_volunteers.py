@@ -10,6 +10,7 @@ from gz_evo.simulate.volunteers import (
     UnknownQuestionError,
     campaign_suffix,
     check_models,
+    oracle_concentrations,
     simulate_votes,
 )
 
@@ -122,3 +123,21 @@ def test_unknown_question_or_answer_is_named() -> None:
     )
     with pytest.raises(UnknownQuestionError, match="blob"):
         check_models(odd_answer)
+
+
+def test_oracle_concentrations_score_far_better_than_uniform(truth: pd.DataFrame) -> None:
+    import torch
+    from gz_evo.losses import dirichlet_multinomial_nll, question_index_tensor
+
+    schema = load_schema("dr5")
+    votes = simulate_votes(truth, schema, np.random.default_rng(5))
+    oracle = oracle_concentrations(truth, schema)
+    assert oracle.shape == votes.shape and (oracle > 0).all()
+    counts = torch.as_tensor(votes.to_numpy())
+    index = question_index_tensor(schema.answer_question_index)
+
+    def loss(concentrations: np.ndarray) -> float:
+        alpha = torch.as_tensor(concentrations, dtype=torch.float64)
+        return dirichlet_multinomial_nll(alpha, counts, index, schema.n_questions).loss.item()
+
+    assert loss(oracle) < 0.8 * loss(np.ones_like(oracle))

@@ -340,6 +340,38 @@ def tree_order(questions: list[Question]) -> list[Question]:
     return ordered
 
 
+def _question_concentrations(
+    question: Question, suffix: str, truth: pd.DataFrame, blur: np.ndarray, agreement: float
+) -> np.ndarray:
+    """The Dirichlet each galaxy's volunteers draw their answer probabilities from."""
+    p = answer_probabilities(question, base_name(question, suffix), truth)
+    uniform = np.full_like(p, 1.0 / p.shape[1])
+    p = (1.0 - blur[:, None]) * p + blur[:, None] * uniform
+    return agreement * p + 0.05
+
+
+def oracle_concentrations(
+    truth: pd.DataFrame,
+    schema: Schema,
+    *,
+    difficulty: np.ndarray | None = None,
+    max_blur: float = 0.6,
+    agreement: float = 25.0,
+) -> np.ndarray:
+    """``[n_galaxies, schema.n_answers]`` Dirichlet concentrations the simulated votes come from.
+
+    A model that predicted exactly these would reach the lowest expected Dirichlet-multinomial
+    loss on simulated votes: the floor against which a demo model's loss can be judged.
+    """
+    n = len(truth)
+    blur = max_blur * (np.zeros(n) if difficulty is None else np.asarray(difficulty, float))
+    columns = []
+    for question in schema.questions:
+        suffix = campaign_suffix(schema, question.campaign)
+        columns.append(_question_concentrations(question, suffix, truth, blur, agreement))
+    return np.concatenate(columns, axis=1) if columns else np.zeros((n, 0))
+
+
 def simulate_votes(
     truth: pd.DataFrame,
     schema: Schema,
@@ -364,10 +396,8 @@ def simulate_votes(
         suffix = campaign_suffix(schema, campaign)
         totals = vote_totals(n, rng, votes_mean, extra_fraction)
         for question in tree_order(schema.campaign_questions(campaign)):
-            p = answer_probabilities(question, base_name(question, suffix), truth)
-            uniform = np.full_like(p, 1.0 / p.shape[1])
-            p = (1.0 - blur[:, None]) * p + blur[:, None] * uniform
-            p = rng.gamma(agreement * p + 0.05)  # Dirichlet scatter, one draw per galaxy
+            concentration = _question_concentrations(question, suffix, truth, blur, agreement)
+            p = rng.gamma(concentration)  # Dirichlet scatter, one draw per galaxy
             p = p / p.sum(axis=1, keepdims=True)
             reached = totals if question.depends_on is None else counts[question.depends_on]
             votes = rng.multinomial(reached, p) if n else np.zeros((0, p.shape[1]), np.int64)
