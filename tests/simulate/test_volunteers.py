@@ -127,6 +127,7 @@ def test_unknown_question_or_answer_is_named() -> None:
 
 def test_oracle_concentrations_score_far_better_than_uniform(truth: pd.DataFrame) -> None:
     import torch
+
     from gz_evo.losses import dirichlet_multinomial_nll, question_index_tensor
 
     schema = load_schema("dr5")
