@@ -29,7 +29,7 @@ def _run(root: Path, seed: int = 42) -> dict[str, str]:
         "demo_images": MemoryDataset(copy_mode="assign"),
         "demo_summary": AtomicJSONDataset(str(root / "demo_summary.json")),
         "demo_mlflow_metrics": MemoryDataset(),
-        **{f"demo_{f}": DemoFolderDataset(str(root / "demo" / f)) for f in DEMO_FOLDERS},
+        **{f"raw_{f}": DemoFolderDataset(str(root / "demo" / f)) for f in DEMO_FOLDERS},
     }
     catalog = DataCatalog(datasets=datasets)
     catalog["params:demo"] = TINY

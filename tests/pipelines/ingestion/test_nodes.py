@@ -89,7 +89,7 @@ def test_a_failing_source_writes_no_output(raw_dr5, tmp_path: Path):
     output = tmp_path / "out" / "dr5_votes.parquet"
     catalog = DataCatalog(
         datasets={
-            "demo_dr5": MemoryDataset(raw, copy_mode="assign"),
+            "raw_dr5": MemoryDataset(raw, copy_mode="assign"),
             "dr5_votes": AtomicParquetDataset(str(output)),
             "params:ingestion.campaigns.dr5": MemoryDataset(SETTINGS),
             "params:ingestion.tolerance": MemoryDataset(0.01),

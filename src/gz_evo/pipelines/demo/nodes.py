@@ -56,7 +56,7 @@ def package_folders(
     if set(wanted) != set(folders):
         raise ValueError(
             f"demo.campaigns gives folders {sorted(wanted)}, but the demo pipeline writes "
-            f"{sorted(folders)}: add a catalog entry demo_<name> and the name to "
+            f"{sorted(folders)}: add a catalog entry raw_<name> and the name to "
             "gz_evo.pipelines.demo.pipeline.DEMO_FOLDERS, or remove the campaign"
         )
     return universe.package_universe(truth, images, votes, params, campaign_dirs, seed)

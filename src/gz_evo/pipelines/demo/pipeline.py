@@ -15,7 +15,7 @@ from gz_evo.pipelines.demo.nodes import (
 )
 
 #: Output folders under data/01_raw/demo/: one per demo campaign (``demo.campaigns``), then the
-#: unlabelled images and the downstream catalog. Each has a catalog entry ``demo_<folder>``.
+#: unlabelled images and the downstream catalog. Each has a catalog entry ``raw_<folder>``.
 DEMO_FOLDERS: tuple[str, ...] = (
     "dr5",
     "dr8",
@@ -60,7 +60,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "params:campaign_dirs",
                     "params:seed",
                 ],
-                outputs={folder: f"demo_{folder}" for folder in DEMO_FOLDERS},
+                outputs={folder: f"raw_{folder}" for folder in DEMO_FOLDERS},
                 name="demo_package_folders",
             ),
             Node(

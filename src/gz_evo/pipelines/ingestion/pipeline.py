@@ -20,7 +20,7 @@ from gz_evo.pipelines.ingestion.nodes import (
 CAMPAIGN_SOURCES: tuple[str, ...] = ("dr5", "dr8", "gz2", "candels", "demo_deep")
 #: The raw input of a source: the demo pipeline's output folder of the same name, so that
 #: ``kedro run`` renders the demo universe first; real downloads redefine these entries.
-RAW_INPUT = "demo_{source}"
+RAW_INPUT = "raw_{source}"
 
 
 def _for_campaign(campaign: str):
