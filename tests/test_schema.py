@@ -10,6 +10,7 @@ from gz_evo.schema import (
     Question,
     Schema,
     SchemaError,
+    campaign_suffix,
     known_campaigns,
     load_campaign,
     load_schema,
@@ -144,6 +145,18 @@ def test_user_campaign_from_a_conf_directory(tmp_path: Path) -> None:
     assert schema.answer_columns[-2:] == ["bar-mine_yes", "bar-mine_no"]
     assert schema.dependencies["bar-mine"] == "smooth-or-featured-mine_featured"
     assert "my_survey" in known_campaigns([tmp_path])
+
+
+def test_campaign_suffix_is_what_loading_appends(tmp_path: Path) -> None:
+    (tmp_path / "plain.yaml").write_text(
+        "name: plain\nquestions:\n  - {name: bar, answers: [a, b]}\n"
+    )
+    assert campaign_suffix("dr5") == "-dr5"
+    assert load_campaign("dr5").question_names[0].endswith("-dr5")
+    assert campaign_suffix("plain", [tmp_path]) == ""
+    assert load_campaign("plain", [tmp_path]).question_names == ["bar"]
+    with pytest.raises(SchemaError, match="unknown campaign"):
+        campaign_suffix("nope")
 
 
 @pytest.mark.parametrize(

@@ -304,7 +304,8 @@ def named_merges() -> dict[str, list[str]]:
     return {name: list(campaigns) for name, campaigns in yaml.safe_load(text).items()}
 
 
-def load_campaign(name: str, campaign_dirs: Sequence[str | Path] = ()) -> Schema:
+def _campaign_data(name: str, campaign_dirs: Sequence[str | Path]) -> tuple[dict, str]:
+    """A campaign's YAML content and the file it came from."""
     files = _campaign_files(campaign_dirs)
     if name not in files:
         raise SchemaError(
@@ -315,7 +316,18 @@ def load_campaign(name: str, campaign_dirs: Sequence[str | Path] = ()) -> Schema
     data = yaml.safe_load(entry.read_text())
     if data.get("name") != name:
         raise SchemaError(f"{entry}: file name says {name!r} but 'name' says {data.get('name')!r}")
-    return campaign_from_dict(data, source=str(entry))
+    return data, str(entry)
+
+
+def load_campaign(name: str, campaign_dirs: Sequence[str | Path] = ()) -> Schema:
+    data, source = _campaign_data(name, campaign_dirs)
+    return campaign_from_dict(data, source=source)
+
+
+def campaign_suffix(name: str, campaign_dirs: Sequence[str | Path] = ()) -> str:
+    """The suffix campaign ``name`` appends to its question names (``-dr5``; ``""`` if none)."""
+    data, _ = _campaign_data(name, campaign_dirs)
+    return str(data.get("suffix") or "")
 
 
 def load_schema(

@@ -11,9 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import yaml
 
-from gz_evo.schema import Question, Schema, _campaign_files, load_campaign
+from gz_evo.schema import Question, Schema, campaign_suffix, load_campaign
 from gz_evo.validation import (
     META_COLUMNS,
     IngestionError,
@@ -44,13 +43,6 @@ def as_list(value: str | Sequence[str] | None) -> list[str]:
 
 def source_name(paths: Sequence[Path]) -> str:
     return ", ".join(str(p) for p in paths)
-
-
-def campaign_suffix(campaign: str, campaign_dirs: Sequence[PathLike] = ()) -> str:
-    """The suffix a campaign's YAML appends to its questions (``-dr5``, ``-deep``)."""
-    text = _campaign_files(campaign_dirs)[campaign].read_text()
-    data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    return str(data.get("suffix") or "")
 
 
 def campaign_questions(
