@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from gz_evo.schema import Schema
-from gz_evo.simulate.volunteers import campaign_suffix
+from gz_evo.simulate.volunteers import base_name, campaign_suffix
 
 Files = dict[str, object]
 
@@ -156,16 +156,6 @@ def _debiased(fraction: np.ndarray, answer: str) -> np.ndarray:
     return np.clip(fraction + nudge, 0.0, 1.0)
 
 
-def unsuffixed_columns(schema: Schema, campaign: str) -> list[tuple[str, str, str, list[str]]]:
-    """Per question: (suffixed name, unsuffixed name, total stem, suffixed answer columns).."""
-    suffix = campaign_suffix(schema, campaign)
-    out = []
-    for question in schema.campaign_questions(campaign):
-        base = question.name[: -len(suffix)] if suffix else question.name
-        out.append((question.name, base, base, question.answer_columns))
-    return out
-
-
 def decals_release(
     votes: pd.DataFrame, galaxies: pd.DataFrame, images: np.ndarray, schema: Schema, campaign: str
 ) -> Files:
@@ -190,12 +180,13 @@ def decals_release(
         "active_learning_on": np.arange(len(names)) % 7 != 0,
         "in_gzd_ab": np.zeros(len(names), dtype=bool),
     }
-    for _, base, _, answer_columns in unsuffixed_columns(schema, campaign):
-        counts = votes[answer_columns].to_numpy()
+    suffix = campaign_suffix(schema, campaign)
+    for question in schema.campaign_questions(campaign):
+        base = base_name(question, suffix)
+        counts = votes[question.answer_columns].to_numpy()
         total = counts.sum(axis=1)
         columns[f"{base}_total-votes"] = total
-        for position, column in enumerate(answer_columns):
-            answer = column.rsplit("_", 1)[1]
+        for position, answer in enumerate(question.answers):
             fraction = _fraction(counts[:, position], total)
             columns[f"{base}_{answer}"] = counts[:, position]
             columns[f"{base}_{answer}_fraction"] = np.round(fraction, 6)
