@@ -326,19 +326,19 @@ def _suffixed_block(
     for question in schema.campaign_questions(campaign):
         counts = votes[question.answer_columns].to_numpy()
         total = counts.sum(axis=1)
-        for position, column in enumerate(question.answer_columns):
-            fraction = _fraction(counts[:, position], total)
-            if hf:
+        fractions = [_fraction(counts[:, p], total) for p in range(counts.shape[1])]
+        if hf:
+            for position, column in enumerate(question.answer_columns):
                 columns[column] = counts[:, position].astype(np.int32)
-                columns[f"{column}_fraction"] = fraction.astype(np.float32)
+                columns[f"{column}_fraction"] = fractions[position].astype(np.float32)
                 if position == 0:
                     columns[f"{question.name}_total-votes"] = total.astype(np.int32)
-            else:
+        else:
+            for position, column in enumerate(question.answer_columns):
                 columns[column] = counts[:, position].astype(np.int64)
-        if not hf:
             columns[f"{question.name}_total-votes"] = total.astype(np.int64)
             for position, column in enumerate(question.answer_columns):
-                columns[f"{column}_fraction"] = _fraction(counts[:, position], total)
+                columns[f"{column}_fraction"] = fractions[position]
     return columns
 
 
