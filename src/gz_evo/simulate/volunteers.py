@@ -365,10 +365,11 @@ def oracle_concentrations(
     """
     n = len(truth)
     blur = max_blur * (np.zeros(n) if difficulty is None else np.asarray(difficulty, float))
-    columns = []
-    for question in schema.questions:
-        suffix = campaign_suffix(schema, question.campaign)
-        columns.append(_question_concentrations(question, suffix, truth, blur, agreement))
+    suffixes = {campaign: campaign_suffix(schema, campaign) for campaign in schema.campaigns}
+    columns = [
+        _question_concentrations(question, suffixes[question.campaign], truth, blur, agreement)
+        for question in schema.questions
+    ]
     return np.concatenate(columns, axis=1) if columns else np.zeros((n, 0))
 
 
