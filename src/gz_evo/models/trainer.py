@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch.loggers import MLFlowLogger
 from lightning.pytorch.utilities import rank_zero_only
+
+from gz_evo.datasets.atomic import atomic_write_path
 
 MONITOR = "val/loss"
 
@@ -17,11 +18,8 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     """Checkpoints go to a temporary file, then are renamed: a kill never leaves half a file."""
 
     def save_checkpoint(self, checkpoint: dict, path: Any, storage_options: Any = None) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.tmp")
-        super().save_checkpoint(checkpoint, temporary, storage_options)
-        os.replace(temporary, path)
+        with atomic_write_path(path) as temporary:
+            super().save_checkpoint(checkpoint, temporary, storage_options)
 
     def load_checkpoint(self, path: Any, map_location: Any = None, weights_only: Any = None):
         # never unpickle arbitrary objects: Lightning checkpoints hold tensors, numbers and strings

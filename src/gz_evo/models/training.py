@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gz_evo.datasets.atomic import atomic_write_path
 from gz_evo.schema import Schema
 
 logger = logging.getLogger(__name__)
@@ -77,6 +78,12 @@ def fingerprint(params: dict, schema_dict: dict, seed: int) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def _write_json(path: Path, value: dict) -> None:
+    """Write a small JSON stamp atomically: a kill never leaves a half-written one behind."""
+    with atomic_write_path(path) as temporary:
+        temporary.write_text(json.dumps(value) + "\n")
+
+
 def prepare_workdir(workdir: Path, key: str) -> tuple[Path | None, bool]:
     """(checkpoint to resume from or None, training already finished) for this fingerprint."""
     stamp = workdir / "fingerprint.json"
@@ -87,7 +94,7 @@ def prepare_workdir(workdir: Path, key: str) -> tuple[Path | None, bool]:
             (workdir / "done.json").unlink(missing_ok=True)
     if global_rank() == 0:
         workdir.mkdir(parents=True, exist_ok=True)
-        stamp.write_text(json.dumps({"fingerprint": key}) + "\n")
+        _write_json(stamp, {"fingerprint": key})
     last = workdir / "checkpoints" / "last.ckpt"
     return (last if last.is_file() else None), (workdir / "done.json").is_file()
 
@@ -239,9 +246,7 @@ def pretrain(
                 weights_only=True,
                 mmap=True,
             )
-            (workdir / "done.json").write_text(
-                json.dumps({"global_step": int(last["global_step"])}) + "\n"
-            )
+            _write_json(workdir / "done.json", {"global_step": int(last["global_step"])})
     if global_rank() != 0:
         return PretrainingResult(None, None, None, {})
 
