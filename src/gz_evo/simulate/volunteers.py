@@ -14,12 +14,13 @@ volunteers. Simplified: all volunteers share one skill, and they never skip a qu
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 
 from gz_evo.schema import Question, Schema
+from gz_evo.simulate.morphology import sample_morphology
 
 Scores = dict[str, np.ndarray]
 EPS = 0.02
@@ -411,49 +412,8 @@ def simulate_votes(
 
 def check_models(schema: Schema) -> None:
     """Raise :class:`UnknownQuestionError` early if any question lacks a volunteer model."""
-    empty = pd.DataFrame(columns=_TRUTH_COLUMNS)
+    empty = sample_morphology(0, np.random.default_rng(0))  # every truth column, no rows
     for campaign in schema.campaigns:
         suffix = campaign_suffix(schema, campaign)
         for question in schema.campaign_questions(campaign):
-            answer_probabilities(question, base_name(question, suffix), _empty_truth(empty))
-
-
-_TRUTH_COLUMNS = [
-    "kind",
-    "bulge_fraction",
-    "arm_count",
-    "bar_strength",
-    "inclination",
-    "edge_on",
-    "arm_strength",
-    "axis_ratio",
-    "boxy_bulge",
-    "pitch_angle",
-    "tidal",
-    "tidal_strength",
-    "merger",
-    "ring",
-    "clump_count",
-    "clump_fraction",
-    "artifact_type",
-]
-
-
-def _empty_truth(frame: pd.DataFrame) -> pd.DataFrame:
-    types: Mapping[str, object] = {
-        "bulge_fraction": float,
-        "arm_count": int,
-        "bar_strength": float,
-        "inclination": float,
-        "edge_on": bool,
-        "arm_strength": float,
-        "axis_ratio": float,
-        "boxy_bulge": bool,
-        "pitch_angle": float,
-        "tidal_strength": float,
-        "merger": bool,
-        "ring": bool,
-        "clump_count": int,
-        "clump_fraction": float,
-    }
-    return frame.astype(types)
+            answer_probabilities(question, base_name(question, suffix), empty)
