@@ -18,7 +18,7 @@ import yaml
 from PIL import Image
 
 from gz_evo.readers.gz2_hart import STEMS
-from gz_evo.schema import Schema, load_campaign
+from gz_evo.schema import Schema, campaign_suffix, load_campaign
 
 HART_T08 = (
     "t08_odd_feature_a19_ring",
@@ -82,7 +82,7 @@ def write_decals(
     """``gz_decals_volunteers_5.csv`` + ``images/{iauname[:4]}/{iauname}.png``."""
     rng = np.random.default_rng(seed)
     schema = load_campaign(campaign)
-    suffix = f"-{campaign}"
+    suffix = campaign_suffix(campaign)
     votes = tree_votes(schema, n, rng)
     names = _iaunames(n, rng)
     columns: dict[str, object] = {
