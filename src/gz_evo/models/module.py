@@ -16,7 +16,7 @@ import torch
 import torchmetrics
 from torch import nn
 
-from gz_evo.losses import dirichlet_multinomial_nll
+from gz_evo.losses import dirichlet_multinomial_nll, question_index_tensor
 from gz_evo.models.encoder import create_encoder
 from gz_evo.models.head import DirichletHead
 from gz_evo.schema import Schema
@@ -45,6 +45,14 @@ class LossAggregator(torchmetrics.Metric):
         for name, size in (("question", n_questions), ("campaign", n_campaigns)):
             self.add_state(f"{name}_sum", torch.zeros(size, dtype=torch.float64), "sum")
             self.add_state(f"{name}_count", torch.zeros(size, dtype=torch.float64), "sum")
+
+    @classmethod
+    def for_schema(cls, schema: Schema) -> LossAggregator:
+        """An aggregator over the schema's questions and campaigns."""
+        campaign_of_question = torch.as_tensor(
+            [schema.campaigns.index(q.campaign) for q in schema.questions]
+        )
+        return cls(campaign_of_question, len(schema.campaigns))
 
     def update(self, per_question: torch.Tensor, total_votes: torch.Tensor) -> None:
         per_question = per_question.detach().double()
@@ -132,15 +140,11 @@ class GZEvoModule(pl.LightningModule):
             self.encoder = self.encoder.to(memory_format=torch.channels_last)
         self.register_buffer(
             "question_index",
-            torch.as_tensor(self.schema.answer_question_index, dtype=torch.long),
+            question_index_tensor(self.schema.answer_question_index),
             persistent=False,
         )
-        campaign_of_question = torch.as_tensor(
-            [self.schema.campaigns.index(q.campaign) for q in self.schema.questions]
-        )
-        n_campaigns = len(self.schema.campaigns)
-        self.train_losses = LossAggregator(campaign_of_question, n_campaigns)
-        self.val_losses = LossAggregator(campaign_of_question, n_campaigns)
+        self.train_losses = LossAggregator.for_schema(self.schema)
+        self.val_losses = LossAggregator.for_schema(self.schema)
 
     # --- forward ------------------------------------------------------------------------------
     def forward(self, images: torch.Tensor) -> torch.Tensor:

@@ -169,19 +169,20 @@ def evaluation_metrics(
     """Loss (total, per question, per campaign), uniform baseline, MAE and interval coverage."""
     import torch
 
-    from gz_evo.losses import dirichlet_multinomial_nll, uniform_concentration_loss
+    from gz_evo.losses import (
+        dirichlet_multinomial_nll,
+        question_index_tensor,
+        uniform_concentration_loss,
+    )
     from gz_evo.models.evaluation import vote_fraction_metrics
     from gz_evo.models.module import LossAggregator, metric_dict
 
-    index = torch.as_tensor(schema.answer_question_index, dtype=torch.long)
+    index = question_index_tensor(schema.answer_question_index)
     counts = torch.as_tensor(outputs["counts"])
     result = dirichlet_multinomial_nll(
         torch.as_tensor(outputs["concentrations"]), counts, index, schema.n_questions
     )
-    campaign_of_question = torch.as_tensor(
-        [schema.campaigns.index(q.campaign) for q in schema.questions]
-    )
-    aggregator = LossAggregator(campaign_of_question, len(schema.campaigns))
+    aggregator = LossAggregator.for_schema(schema)
     aggregator.update(result.per_question, result.total_votes)
     metrics = metric_dict(prefix, aggregator.compute(), schema)
     metrics[f"{prefix}/uniform_loss"] = float(
