@@ -48,10 +48,16 @@ class Question:
     answers: tuple[str, ...]
     depends_on: str | None = None
     campaign: str = ""
+    suffix: str = ""
 
     @property
     def answer_columns(self) -> list[str]:
         return [f"{self.name}_{answer}" for answer in self.answers]
+
+    @property
+    def base_name(self) -> str:
+        """The question as its campaign's YAML names it: ``bar-dr5`` -> ``bar``."""
+        return self.name.removesuffix(self.suffix) if self.suffix else self.name
 
     def to_dict(self) -> dict:
         return {
@@ -59,6 +65,7 @@ class Question:
             "answers": list(self.answers),
             "depends_on": self.depends_on,
             "campaign": self.campaign,
+            "suffix": self.suffix,
         }
 
     def same_definition(self, other: Question) -> bool:
@@ -184,6 +191,7 @@ class Schema:
                 answers=tuple(q["answers"]),
                 depends_on=q.get("depends_on"),
                 campaign=q.get("campaign", ""),
+                suffix=q.get("suffix", ""),
             )
             for q in data["questions"]
         )
@@ -265,6 +273,7 @@ def campaign_from_dict(data: dict, source: str = "<dict>") -> Schema:
                 if depends_on is None
                 else _suffixed_answer_column(depends_on, suffix),
                 campaign=campaign,
+                suffix=suffix,
             )
         )
     try:

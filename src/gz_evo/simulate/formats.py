@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from gz_evo.schema import Schema
-from gz_evo.simulate.volunteers import base_name, campaign_suffix
+from gz_evo.simulate.volunteers import campaign_suffix
 
 Files = dict[str, object]
 
@@ -180,9 +180,8 @@ def decals_release(
         "active_learning_on": np.arange(len(names)) % 7 != 0,
         "in_gzd_ab": np.zeros(len(names), dtype=bool),
     }
-    suffix = campaign_suffix(schema, campaign)
     for question in schema.campaign_questions(campaign):
-        base = base_name(question, suffix)
+        base = question.base_name
         counts = votes[question.answer_columns].to_numpy()
         total = counts.sum(axis=1)
         columns[f"{base}_total-votes"] = total

@@ -264,27 +264,9 @@ QUESTION_MODELS: dict[str, Callable[[pd.DataFrame], Scores]] = {
 
 
 def campaign_suffix(schema: Schema, campaign: str) -> str:
-    """The suffix shared by a campaign's question names (``-dr5``), inferred from the schema."""
-    names = [q.name for q in schema.campaign_questions(campaign)]
-    if len(names) == 1:
-        matches = [b for b in QUESTION_MODELS if names[0] == b or names[0].startswith(b + "-")]
-        base = max(matches, key=len) if matches else names[0]
-        return names[0][len(base) :]
-    reversed_names = [name[::-1] for name in names]
-    common = []
-    for characters in zip(*reversed_names, strict=False):
-        if len(set(characters)) > 1:
-            break
-        common.append(characters[0])
-    shared = "".join(common)[::-1]
-    return shared[shared.index("-") :] if "-" in shared else ""
-
-
-def base_name(question: Question, suffix: str) -> str:
-    """``bar-dr5`` with suffix ``-dr5`` -> ``bar``."""
-    if suffix and question.name.endswith(suffix):
-        return question.name[: -len(suffix)]
-    return question.name
+    """The suffix a campaign's question names carry (``-dr5``), as its YAML defines it."""
+    questions = schema.campaign_questions(campaign)
+    return questions[0].suffix if questions else ""
 
 
 def answer_probabilities(question: Question, base: str, truth: pd.DataFrame) -> np.ndarray:
@@ -342,10 +324,10 @@ def tree_order(questions: list[Question]) -> list[Question]:
 
 
 def _question_concentrations(
-    question: Question, suffix: str, truth: pd.DataFrame, blur: np.ndarray, agreement: float
+    question: Question, truth: pd.DataFrame, blur: np.ndarray, agreement: float
 ) -> np.ndarray:
     """The Dirichlet each galaxy's volunteers draw their answer probabilities from."""
-    p = answer_probabilities(question, base_name(question, suffix), truth)
+    p = answer_probabilities(question, question.base_name, truth)
     uniform = np.full_like(p, 1.0 / p.shape[1])
     p = (1.0 - blur[:, None]) * p + blur[:, None] * uniform
     return agreement * p + 0.05
@@ -366,10 +348,8 @@ def oracle_concentrations(
     """
     n = len(truth)
     blur = max_blur * (np.zeros(n) if difficulty is None else np.asarray(difficulty, float))
-    suffixes = {campaign: campaign_suffix(schema, campaign) for campaign in schema.campaigns}
     columns = [
-        _question_concentrations(question, suffixes[question.campaign], truth, blur, agreement)
-        for question in schema.questions
+        _question_concentrations(question, truth, blur, agreement) for question in schema.questions
     ]
     return np.concatenate(columns, axis=1) if columns else np.zeros((n, 0))
 
@@ -395,10 +375,9 @@ def simulate_votes(
     blur = max_blur * (np.zeros(n) if difficulty is None else np.asarray(difficulty, float))
     counts: dict[str, np.ndarray] = {}
     for campaign in schema.campaigns:
-        suffix = campaign_suffix(schema, campaign)
         totals = vote_totals(n, rng, votes_mean, extra_fraction)
         for question in tree_order(schema.campaign_questions(campaign)):
-            concentration = _question_concentrations(question, suffix, truth, blur, agreement)
+            concentration = _question_concentrations(question, truth, blur, agreement)
             p = rng.gamma(concentration)  # Dirichlet scatter, one draw per galaxy
             p = p / p.sum(axis=1, keepdims=True)
             reached = totals if question.depends_on is None else counts[question.depends_on]
@@ -414,6 +393,5 @@ def check_models(schema: Schema) -> None:
     """Raise :class:`UnknownQuestionError` early if any question lacks a volunteer model."""
     empty = sample_morphology(0, np.random.default_rng(0))  # every truth column, no rows
     for campaign in schema.campaigns:
-        suffix = campaign_suffix(schema, campaign)
         for question in schema.campaign_questions(campaign):
-            answer_probabilities(question, base_name(question, suffix), empty)
+            answer_probabilities(question, question.base_name, empty)
