@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from gz_evo.datasets.atomic import atomic_write_path
+from gz_evo.datasets.pretraining import process_rank
 from gz_evo.schema import Schema
 
 logger = logging.getLogger(__name__)
@@ -37,14 +38,6 @@ class PretrainingResult:
     encoder: dict | None
     predictions: pd.DataFrame | None
     metrics: dict
-
-
-def global_rank() -> int:
-    """This process's rank under torchrun (RANK) or SLURM srun (SLURM_PROCID); 0 otherwise."""
-    for variable in ("RANK", "SLURM_PROCID"):
-        if os.environ.get(variable):
-            return int(os.environ[variable])
-    return 0
 
 
 def check_launch(trainer_config: dict) -> None:
@@ -88,11 +81,11 @@ def prepare_workdir(workdir: Path, key: str) -> tuple[Path | None, bool]:
     """(checkpoint to resume from or None, training already finished) for this fingerprint."""
     stamp = workdir / "fingerprint.json"
     if stamp.is_file() and json.loads(stamp.read_text()).get("fingerprint") != key:
-        if global_rank() == 0:
+        if process_rank() == 0:
             logger.info("pretraining configuration changed: starting afresh in %s", workdir)
             shutil.rmtree(workdir / "checkpoints", ignore_errors=True)
             (workdir / "done.json").unlink(missing_ok=True)
-    if global_rank() == 0:
+    if process_rank() == 0:
         workdir.mkdir(parents=True, exist_ok=True)
         _write_json(stamp, {"fingerprint": key})
     last = workdir / "checkpoints" / "last.ckpt"
@@ -105,7 +98,7 @@ def _mlflow_logger(config: dict):
     ``config``: ``enabled`` (default true), ``nested`` (default false: log per-epoch metrics
     into the ``kedro run``'s own run; true: a child run named ``run_name``).
     """
-    if not config.get("enabled", True) or global_rank() != 0:
+    if not config.get("enabled", True) or process_rank() != 0:
         return None
     import mlflow
 
@@ -239,7 +232,7 @@ def pretrain(
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
         if trainer.interrupted:
             raise RuntimeError("pretraining was interrupted; rerun the stage to resume it")
-        if global_rank() == 0:
+        if process_rank() == 0:
             # under ddp_spawn this process's trainer never stepped: ask the last checkpoint
             last = torch.load(
                 checkpoint_dir(workdir) / "last.ckpt",
@@ -248,7 +241,7 @@ def pretrain(
                 mmap=True,
             )
             _write_json(workdir / "done.json", {"global_step": int(last["global_step"])})
-    if global_rank() != 0:
+    if process_rank() != 0:
         return PretrainingResult(None, None, None, {})
 
     best = checkpoint_dir(workdir) / "best.ckpt"
