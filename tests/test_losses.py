@@ -113,3 +113,15 @@ def test_closed_form_gradient_matches_finite_differences(schema) -> None:
         return dirichlet_multinomial_nll(alpha, counts, index, schema.n_questions).per_question
 
     assert torch.autograd.gradcheck(loss, (concentrations.requires_grad_(True),))
+
+
+def test_batch_without_any_votes_gives_zero_loss_and_zero_gradient(schema) -> None:
+    """No observed counts at all (an empty ``nonzero``): every term is exactly zero."""
+    concentrations = (1.0 + 100.0 * torch.rand(3, schema.n_answers)).requires_grad_(True)
+    counts = torch.zeros(3, schema.n_answers, dtype=torch.int32)
+    index = question_index_tensor(schema.answer_question_index)
+    result = dirichlet_multinomial_nll(concentrations, counts, index, schema.n_questions)
+    result.loss.backward()
+    assert result.loss.item() == 0.0
+    assert torch.all(result.per_question == 0)
+    assert torch.all(concentrations.grad == 0)
