@@ -35,8 +35,8 @@ class LossAggregator(torchmetrics.Metric):
 
     full_state_update = False
 
-    def __init__(self, question_campaign: torch.Tensor, n_campaigns: int) -> None:
-        super().__init__()
+    def __init__(self, question_campaign: torch.Tensor, n_campaigns: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         n_questions = question_campaign.numel()
         self.register_buffer("question_campaign", question_campaign.long(), persistent=False)
         self.n_campaigns = n_campaigns
@@ -47,12 +47,12 @@ class LossAggregator(torchmetrics.Metric):
             self.add_state(f"{name}_count", torch.zeros(size, dtype=torch.float64), "sum")
 
     @classmethod
-    def for_schema(cls, schema: Schema) -> LossAggregator:
-        """An aggregator over the schema's questions and campaigns."""
+    def for_schema(cls, schema: Schema, **kwargs: Any) -> LossAggregator:
+        """An aggregator over the schema's questions and campaigns (``kwargs``: torchmetrics')."""
         campaign_of_question = torch.as_tensor(
             [schema.campaigns.index(q.campaign) for q in schema.questions]
         )
-        return cls(campaign_of_question, len(schema.campaigns))
+        return cls(campaign_of_question, len(schema.campaigns), **kwargs)
 
     def update(self, per_question: torch.Tensor, total_votes: torch.Tensor) -> None:
         per_question = per_question.detach().double()

@@ -175,7 +175,8 @@ def evaluation_metrics(
     result = dirichlet_multinomial_nll(
         torch.as_tensor(outputs["concentrations"]), counts, index, schema.n_questions
     )
-    aggregator = LossAggregator.for_schema(schema)
+    # rank 0 evaluates alone after fit: a cross-rank sync here would wait for ranks that have left
+    aggregator = LossAggregator.for_schema(schema, sync_on_compute=False)
     aggregator.update(result.per_question, result.total_votes)
     metrics = metric_dict(prefix, aggregator.compute(), schema)
     metrics[f"{prefix}/uniform_loss"] = float(
