@@ -12,10 +12,19 @@ from gz_evo.models.encoder import PretrainedWeightsNotFound, create_encoder
 from gz_evo.models.head import DirichletHead
 
 
-@pytest.mark.parametrize("architecture", ["test_resnet", "test_efficientnet", "test_vit"])
-def test_tiny_timm_encoders_give_pooled_features(architecture: str) -> None:
+@pytest.mark.parametrize(
+    ("architecture", "size"),
+    [
+        ("test_resnet", 32),
+        ("test_efficientnet", 32),
+        ("test_convnext", 32),
+        ("test_vit", 160),
+        ("test_maxvit", 160),  # its windows need the size it was defined for
+    ],
+)
+def test_tiny_timm_encoders_give_pooled_features(architecture: str, size: int) -> None:
+    """One tiny timm test model of each family the issue names (same code path as full size)."""
     encoder = create_encoder(architecture)
-    size = 32 if architecture != "test_vit" else 160
     features = encoder(torch.zeros(2, 3, size, size))
     assert features.shape == (2, encoder.num_features)
 
