@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -14,7 +17,7 @@ from tests.images.galaxies import catalog, unlabelled
 from tests.pipelines.images.test_pipeline import PARAMS as IMAGE_PARAMS
 from tests.pipelines.images.test_pipeline import SCHEMA
 
-__all__ = ["SCHEMA"]
+__all__ = ["SCHEMA", "PretrainingProject"]
 
 
 @pytest.fixture(scope="package")
@@ -36,3 +39,27 @@ def shards_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     SequentialRunner().run(images_pipeline(), data)
     return root / "shards"
+
+
+@dataclass(frozen=True)
+class PretrainingProject:
+    """A project copy holding the pretraining stage's inputs, and a private MLflow store."""
+
+    root: Path
+    store: Path
+    env: dict[str, str]
+
+
+@pytest.fixture
+def pretraining_project(
+    project_copy: Path, shards_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> PretrainingProject:
+    """Shards and schema in place for a `kedro run --pipelines pretraining` subprocess."""
+    shutil.copytree(shards_path, project_copy / "data/04_feature/shards")
+    (project_copy / "data/03_primary").mkdir(parents=True)
+    (project_copy / "data/03_primary/gz_evo_schema.json").write_text(SCHEMA.to_json())
+    store = tmp_path_factory.mktemp("mlflow") / "mlflow.db"
+    env = {**os.environ, "GZ_EVO_MLFLOW_URI": f"sqlite:///{store}", "COLUMNS": "200"}
+    for launcher_variable in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "SLURM_PROCID", "SLURM_NTASKS"):
+        env.pop(launcher_variable, None)
+    return PretrainingProject(project_copy, store, env)

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -21,7 +19,7 @@ from pathlib import Path
 import mlflow
 import pytest
 
-from tests.pipelines.pretraining.conftest import SCHEMA
+from tests.pipelines.pretraining.conftest import PretrainingProject
 
 pytestmark = pytest.mark.slow
 
@@ -72,17 +70,10 @@ def _srun(cwd: Path, env: dict) -> tuple[int, str]:
 
 @pytest.mark.parametrize("launch", [_torchrun, _srun], ids=["torchrun", "srun"])
 def test_two_cpu_ranks_give_one_model_and_one_mlflow_run(
-    launch, project_copy: Path, shards_path: Path, tmp_path_factory: pytest.TempPathFactory
+    launch, pretraining_project: PretrainingProject
 ) -> None:
-    shutil.copytree(shards_path, project_copy / "data/04_feature/shards")
-    (project_copy / "data/03_primary").mkdir(parents=True)
-    (project_copy / "data/03_primary/gz_evo_schema.json").write_text(SCHEMA.to_json())
-    store = tmp_path_factory.mktemp("mlflow") / "mlflow.db"
-    env = {**os.environ, "GZ_EVO_MLFLOW_URI": f"sqlite:///{store}", "COLUMNS": "200"}
-    for variable in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "SLURM_PROCID", "SLURM_NTASKS"):
-        env.pop(variable, None)
-
-    returncode, log = launch(project_copy, env)
+    project_copy = pretraining_project.root
+    returncode, log = launch(project_copy, pretraining_project.env)
     log = re.sub(r"\s+", " ", log)
     assert returncode == 0, log[-4000:]
     assert "GLOBAL_RANK: 1, MEMBER: 2/2" in log  # two ranks really trained together
@@ -91,7 +82,7 @@ def test_two_cpu_ranks_give_one_model_and_one_mlflow_run(
     metrics = json.loads((project_copy / "data/08_reporting/pretraining_metrics.json").read_text())
     assert metrics["test_loss"] > 0
 
-    client = mlflow.MlflowClient(f"sqlite:///{store}")
+    client = mlflow.MlflowClient(f"sqlite:///{pretraining_project.store}")
     runs = client.search_runs([client.get_experiment_by_name("gz_evo").experiment_id])
     assert [run.info.status for run in runs] == ["FINISHED"]
     assert runs[0].data.params["pretraining.trainer.strategy"] == "ddp"

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -16,7 +14,7 @@ import mlflow
 import pytest
 import torch
 
-from tests.pipelines.pretraining.conftest import SCHEMA
+from tests.pipelines.pretraining.conftest import PretrainingProject
 
 pytestmark = pytest.mark.slow
 
@@ -33,13 +31,9 @@ def _kedro(project: Path) -> list[str]:
 
 
 def test_killed_kedro_run_resumes_from_the_last_checkpoint(
-    project_copy: Path, shards_path: Path, tmp_path_factory: pytest.TempPathFactory
+    pretraining_project: PretrainingProject,
 ) -> None:
-    shutil.copytree(shards_path, project_copy / "data/04_feature/shards")
-    (project_copy / "data/03_primary").mkdir(parents=True)
-    (project_copy / "data/03_primary/gz_evo_schema.json").write_text(SCHEMA.to_json())
-    store = tmp_path_factory.mktemp("mlflow") / "mlflow.db"
-    env = {**os.environ, "GZ_EVO_MLFLOW_URI": f"sqlite:///{store}", "COLUMNS": "200"}
+    project_copy, env = pretraining_project.root, pretraining_project.env
     work = project_copy / "data/06_models/pretraining_work"
     last = work / "checkpoints/last.ckpt"
     encoder = project_copy / "data/06_models/gz_evo_encoder"
@@ -72,7 +66,7 @@ def test_killed_kedro_run_resumes_from_the_last_checkpoint(
     metrics = json.loads((project_copy / "data/08_reporting/pretraining_metrics.json").read_text())
     assert metrics["epochs"] <= EPOCHS and metrics["test_loss"] > 0
 
-    client = mlflow.MlflowClient(f"sqlite:///{store}")
+    client = mlflow.MlflowClient(f"sqlite:///{pretraining_project.store}")
     runs = client.search_runs([client.get_experiment_by_name("gz_evo").experiment_id])
     finished = [r for r in runs if r.info.status == "FINISHED"]
     assert any("final/test/loss" in r.data.metrics for r in finished)
