@@ -36,11 +36,15 @@ def read_huggingface(
     image_column: str | None = "image",
     dataset_name: str | None = None,
     missing_questions: str = "error",
+    image_dir: PathLike | None = None,
+    check_images: bool = True,
 ) -> pd.DataFrame:
     """Parquet shards in the Hugging Face layout as the canonical vote table of ``campaign``.
 
     ``dataset_name`` keeps only rows of that ``dataset_name`` (the combined ``gz_evo`` dataset
-    mixes campaigns); ``image_column=None`` reads votes only.
+    mixes campaigns); ``image_column=None`` reads votes only. ``image_dir`` and
+    ``check_images`` have no effect: the images are embedded bytes, not files (they are accepted
+    so that every reader takes the ingestion node's common options).
     """
     import pyarrow.parquet as pq
 

@@ -52,9 +52,6 @@ def ingest_campaign(
             f"choose one of {', '.join(READERS)}"
         )
     options = _reader_options(raw, settings, check_images)
-    if reader_name == "huggingface":
-        options.pop("check_images", None)
-        options.pop("image_dir", None)
     table = READERS[reader_name](list(raw.paths), campaign, campaign_dirs=campaign_dirs, **options)
     rows_read = len(table)
     table, dropped = check_dependencies(table, schema, campaign, tolerance, source)
