@@ -52,7 +52,7 @@ def read_huggingface(
     schema, suffix, questions = campaign_questions(campaign, campaign_dirs)
     by_name = {q.name: q for q in questions}
     plan = Plan(campaign, schema, source_name(paths), id_column)
-    tables, images = [], []
+    tables = []
     for path in paths:
         columns = header(path)
         plan.find_votes(columns, by_name, path, suffix=suffix, missing_questions=missing_questions)
@@ -62,22 +62,18 @@ def read_huggingface(
         wanted = plan.wanted(columns)
         if dataset_name is not None:
             wanted.append("dataset_name")
-        table = pq.read_table(path, columns=list(dict.fromkeys(wanted)))
-        image = None
         if image_column:
-            image = pq.read_table(path, columns=[image_column]).column(image_column)
-            image = _image_bytes(image)
+            wanted.append(image_column)
+        table = pq.read_table(path, columns=list(dict.fromkeys(wanted)))
         if dataset_name is not None:
-            keep = pc.equal(table.column("dataset_name"), dataset_name)
-            table = table.filter(keep)
-            image = image.filter(keep) if image is not None else None
+            table = table.filter(pc.equal(table.column("dataset_name"), dataset_name))
         tables.append(table)
-        images.append(image)
     table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
-    frame = table.to_pandas(split_blocks=True, self_destruct=True)
     image_bytes = None
     if image_column:
-        image_bytes = pa.chunked_array([c for i in images for c in i.chunks], type=pa.binary())
+        image_bytes = _image_bytes(table.column(image_column))
+        table = table.drop_columns([image_column])
+    frame = table.to_pandas(split_blocks=True, self_destruct=True)
     return to_canonical(frame, plan, image_bytes=image_bytes)
 
 
