@@ -13,7 +13,6 @@ from the latent truth, not measurements.
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Mapping
 
@@ -131,17 +130,13 @@ def sexagesimal_strings(ra: np.ndarray, dec: np.ndarray) -> tuple[list[str], lis
 
 
 def encode_image(image: np.ndarray, fmt: str, quality: int = 90) -> bytes:
-    """uint8 RGB -> PNG or JPEG bytes (deterministic for a given Pillow)."""
-    from PIL import Image
+    """uint8 RGB -> PNG or JPEG bytes (deterministic for a given Pillow); ``jpeg`` means ``jpg``."""
+    from gz_evo.images.shards import encode_pixels
 
-    buffer = io.BytesIO()
-    if fmt == "png":
-        Image.fromarray(image).save(buffer, format="PNG", optimize=False)
-    elif fmt in ("jpg", "jpeg"):
-        Image.fromarray(image).save(buffer, format="JPEG", quality=quality)
-    else:
+    encoding = {"png": "png", "jpg": "jpg", "jpeg": "jpg"}.get(fmt)
+    if encoding is None:
         raise ValueError(f"unknown image format {fmt!r}; use png or jpg")
-    return buffer.getvalue()
+    return encode_pixels(image, encoding, quality=quality)
 
 
 # --- vote blocks --------------------------------------------------------------------------------
