@@ -166,6 +166,23 @@ def test_downstream_module_splits_labels_and_is_deterministic(tmp_path: Path) ->
     assert len(floats.datasets["train"]) == 19 and len(floats.datasets["test"]) == 0
 
 
+def test_downstream_module_reports_pandas_missing_images(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    table = _downstream(tmp_path, n=10)
+    table["image_bytes"] = pd.Series([None] * 10, dtype=pd.ArrowDtype(pa.binary()))
+    table.loc[2, "image_bytes"] = encode(galaxy(24, seed=7))
+    table["image_path"] = table["image_path"].astype("string")
+    table.loc[2, "image_path"] = pd.NA  # embedded image, no path
+    table.loc[5, "image_path"] = pd.NA  # neither
+    module = DownstreamDataModule(table, "ring", image_size=16, seed=0)
+    module.setup()
+    assert module.bad[["id_str", "file", "reason"]].values.tolist() == [
+        ["d5", "<image_bytes>", "missing"]
+    ]
+    assert sum(len(ds) for ds in module.datasets.values()) == 9
+
+
 def test_lightning_fit_sees_each_galaxy_once_per_epoch(shards: ShardSet) -> None:
     import lightning as L
 

@@ -6,6 +6,7 @@ import io
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from astropy.io import fits
 from PIL import Image
@@ -19,6 +20,7 @@ from gz_evo.images.decode import (
     load_galaxy,
     read_source,
     resize_square,
+    source_name,
 )
 from tests.images.galaxies import encode, galaxy
 
@@ -47,6 +49,24 @@ def test_embedded_bytes_win_over_the_path(tmp_path: Path) -> None:
     pixels = galaxy(32)
     data = read_source("does/not/exist.png", encode(pixels), tmp_path)
     assert np.array_equal(load_galaxy(None, data, 32, tmp_path), pixels)
+
+
+@pytest.mark.parametrize(
+    ("image_path", "image_bytes"),
+    [(None, pd.NA), (pd.NA, None), (pd.NA, pd.NA), (float("nan"), b""), (pd.NA, bytearray())],
+)
+def test_pandas_missing_values_are_missing(tmp_path: Path, image_path, image_bytes) -> None:
+    with pytest.raises(BadImage) as caught:
+        read_source(image_path, image_bytes, tmp_path)
+    assert caught.value.reason == "missing"
+    assert source_name(image_path) == "<image_bytes>"
+
+
+def test_embedded_bytes_win_over_a_pandas_missing_path(tmp_path: Path) -> None:
+    data = encode(galaxy(32))
+    assert read_source(pd.NA, memoryview(data), tmp_path) == data
+    assert load_galaxy(pd.NA, data, 32, tmp_path).shape == (32, 32, 3)
+    assert source_name(tmp_path / "a.png") == str(tmp_path / "a.png")
 
 
 def test_relative_paths_resolve_against_the_root(tmp_path: Path) -> None:

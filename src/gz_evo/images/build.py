@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gz_evo.images.decode import BadImage, DecodeConfig, load_galaxy
+from gz_evo.images.decode import BadImage, DecodeConfig, load_galaxy, source_name
 from gz_evo.images.shards import SPLITS, ShardWriter, write_index
 
 logger = logging.getLogger(__name__)
@@ -56,13 +56,11 @@ class _Task:
 
 
 def _column_or_none(table: pd.DataFrame, column: str) -> list[Any]:
-    """A column's values with every kind of missing (None, NaN, NA) as None."""
-    if column not in table.columns:
-        return [None] * len(table)
-    return [
-        value if isinstance(value, bytes | bytearray | memoryview) or not pd.isna(value) else None
-        for value in table[column].tolist()
-    ]
+    """A column's values, or None for every row when the catalog lacks the column.
+
+    Missing values (None, NaN, pandas NA) stay as they are: :func:`read_source` treats them alike.
+    """
+    return table[column].tolist() if column in table.columns else [None] * len(table)
 
 
 def _rows(table: pd.DataFrame, answer_columns: Sequence[str], labelled: bool, name: str) -> list:
@@ -137,7 +135,7 @@ def _run_task(
             try:
                 pixels = load_galaxy(path, blob, spec.image_size, image_root, config)
             except BadImage as error:
-                file = str(path) if path is not None else "<image_bytes>"
+                file = source_name(path)
                 bad.append(
                     dict(
                         zip(

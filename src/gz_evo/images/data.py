@@ -31,7 +31,7 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Dataset, IterableDataset, get_worker_info
 
-from gz_evo.images.decode import BadImage, DecodeConfig, load_galaxy
+from gz_evo.images.decode import BadImage, DecodeConfig, load_galaxy, source_name
 from gz_evo.images.shards import (
     ShardInfo,
     ShardSet,
@@ -403,7 +403,7 @@ class DownstreamDataModule(L.LightningDataModule):
                     path, blob, self.image_size, self.image_root, self.decode_config
                 )
             except BadImage as error:
-                bad.append((id_str, str(path), error.reason, error.detail))
+                bad.append((id_str, source_name(path), error.reason, error.detail))
                 continue
             images.append(torch.from_numpy(pixels.transpose(2, 0, 1).copy()))
             keep.append(row)

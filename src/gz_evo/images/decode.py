@@ -9,6 +9,7 @@ the way survey cutouts are usually shown. Only numpy, Pillow and astropy are imp
 from __future__ import annotations
 
 import io
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from PIL import Image, UnidentifiedImageError
 BAD_REASONS = ("missing", "unreadable", "truncated", "wrong_channels", "blank")
 FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fits.fz")
 FITS_MAGIC = b"SIMPLE  ="
+EMBEDDED = "<image_bytes>"  # how bad-image reports name a row that has no image path
 
 
 class BadImage(ValueError):
@@ -61,11 +63,25 @@ class DecodeConfig:
         )
 
 
+def _has_path(image_path: object) -> bool:
+    """A catalog value is a path only as str or os.PathLike (None, NaN, pandas NA are missing)."""
+    return isinstance(image_path, str | os.PathLike)
+
+
+def source_name(image_path: object) -> str:
+    """How a bad-image report names a row's image: its path, else :data:`EMBEDDED`."""
+    return str(image_path) if _has_path(image_path) else EMBEDDED
+
+
 def read_source(image_path: str | Path | None, image_bytes: bytes | None, root: Path) -> bytes:
-    """The encoded bytes of a catalog row: embedded bytes win, else the file (relative to root)."""
-    if image_bytes is not None and len(image_bytes) > 0:
+    """The encoded bytes of a catalog row: embedded bytes win, else the file (relative to root).
+
+    Only non-empty bytes / bytearray / memoryview count as embedded bytes and only str /
+    os.PathLike as a path: anything else (None, NaN, pandas NA) is missing.
+    """
+    if isinstance(image_bytes, bytes | bytearray | memoryview) and len(image_bytes) > 0:
         return bytes(image_bytes)
-    if image_path is None or (isinstance(image_path, float) and np.isnan(image_path)):
+    if not _has_path(image_path):
         raise BadImage("missing", "row has neither image_bytes nor image_path")
     path = Path(image_path)
     path = path if path.is_absolute() else root / path
@@ -241,5 +257,5 @@ def load_galaxy(
 ) -> np.ndarray:
     """Read, decode, check and resize one catalog row's image; raise :class:`BadImage` if bad."""
     data = read_source(image_path, image_bytes, root)
-    name = None if image_path is None else str(image_path)
+    name = str(image_path) if _has_path(image_path) else None
     return resize_square(decode_image(data, name, config, draft_size=size), size)
