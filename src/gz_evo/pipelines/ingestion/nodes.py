@@ -11,7 +11,8 @@ import pandas as pd
 
 from gz_evo.datasets.raw import RawCatalog
 from gz_evo.readers import READERS, read_downstream_catalog, read_image_catalog
-from gz_evo.readers._common import campaign_questions, source_name
+from gz_evo.readers._common import build_canonical, campaign_questions, source_name
+from gz_evo.schema import Schema
 from gz_evo.validation import check_dependencies, empty_dropped_report, validate_canonical
 
 logger = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ def ingest_campaign(
     source = source_name(raw.paths)
     if not settings.get("enabled", True):
         logger.info("campaign %s is disabled: writing an empty vote table", campaign)
-        empty = _empty_table(schema.answer_columns)
+        empty = _empty_table(campaign, schema, source)
         return empty, empty_dropped_report(), {"rows_read": 0, "rows_kept": 0, "rows_dropped": 0}
     reader_name = settings["reader"]
     if reader_name not in READERS:
@@ -71,19 +72,16 @@ def ingest_campaign(
     return table, dropped, stats
 
 
-def _empty_table(answer_columns: list[str]) -> pd.DataFrame:
-    from gz_evo.readers._common import BINARY
-
-    columns = {
-        "id_str": pd.Series(dtype="str"),
-        "campaign": pd.Series(dtype="str"),
-        "ra": pd.Series(dtype="float64"),
-        "dec": pd.Series(dtype="float64"),
-        "image_path": pd.Series(dtype="str"),
-        "image_bytes": pd.Series(dtype=BINARY),
-    }
-    columns.update({c: pd.Series(dtype="int32") for c in answer_columns})
-    return pd.DataFrame(columns)
+def _empty_table(campaign: str, schema: Schema, source: str) -> pd.DataFrame:
+    """The canonical vote table of ``campaign`` with no rows (its dtypes as every reader's)."""
+    return build_canonical(
+        campaign=campaign,
+        schema=schema,
+        frame=pd.DataFrame(),
+        ids=pd.Series([], dtype="str"),
+        column_map={},
+        source=source,
+    )
 
 
 def ingest_unlabelled(raw: RawCatalog, settings: dict, check_images: bool) -> pd.DataFrame:
