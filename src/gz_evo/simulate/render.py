@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import concurrent.futures
 import multiprocessing
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -46,11 +46,10 @@ class Look:
     softening: float = 0.05  # asinh softening: smaller shows fainter light
     max_level: float = 1.0  # value mapped to 255
     psf_beta: float = 3.5
-    extra: dict = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, name: str, data: Mapping) -> Look:
-        known = {f for f in cls.__dataclass_fields__ if f not in ("name", "extra")}
+        known = {f for f in cls.__dataclass_fields__ if f != "name"}
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"look {name!r}: unknown setting(s) {sorted(unknown)}")
@@ -341,15 +340,3 @@ def _records(truth: pd.DataFrame) -> list[dict]:
 def looks_from_params(params: Mapping[str, Mapping]) -> dict[str, Look]:
     """``{name: Look}`` from the ``demo.looks`` parameters."""
     return {name: Look.from_dict(name, values) for name, values in params.items()}
-
-
-def preview_grid(images: Sequence[np.ndarray], columns: int = 8) -> np.ndarray:
-    """Tile images into one array: a quick way to eyeball a look."""
-    images = list(images)
-    rows = -(-len(images) // columns)
-    height, width = images[0].shape[:2]
-    grid = np.zeros((rows * height, columns * width, 3), dtype=np.uint8)
-    for index, image in enumerate(images):
-        row, column = divmod(index, columns)
-        grid[row * height : (row + 1) * height, column * width : (column + 1) * width] = image
-    return grid
