@@ -97,6 +97,8 @@ def read_gz2_hart(
         raise IngestionError(
             source, f"campaign {campaign!r} is not the GZ2 schema: it lacks {unmapped[0]}"
         )
+    images = [c for c in pattern_columns(image_pattern) if c != id_column]
+    plan = Plan(campaign, schema, source, id_column, mapping=column_map, images=images)
 
     def select(columns: list[str], path) -> list[str]:
         if id_column not in columns:
@@ -108,9 +110,7 @@ def read_gz2_hart(
         missing = [c for c in column_map if c not in columns]
         if missing:
             raise IngestionError(str(path), "missing Hart+16 vote column", missing[0])
-        extra = [c for c in ("ra", "dec") if c in columns]
-        images = [c for c in pattern_columns(image_pattern) if c != id_column]
-        return [id_column, *extra, *images, *column_map]
+        return plan.wanted(columns)
 
     strings = [id_column, *pattern_columns(image_pattern)]
     frame = read_files(paths, select, string_columns=strings)
@@ -119,7 +119,6 @@ def read_gz2_hart(
         image_path = join_image_dir(render_pattern(image_pattern, frame), image_dir)
     elif filename_mapping:
         image_path = _mapped_images(frame[id_column], filename_mapping, image_dir)
-    plan = Plan(campaign, schema, source, id_column, mapping=column_map)
     return to_canonical(frame, plan, image_path, check_images=check_images)
 
 
