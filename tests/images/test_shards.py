@@ -126,6 +126,19 @@ def test_bad_counts_name_the_row_and_column(tmp_path: Path) -> None:
         build_shards(tmp_path / "s", table, None, ANSWERS, ShardSpec(image_size=16), seed=0)
 
 
+@pytest.mark.parametrize("dtype", ["int32", "int64", "float32", "float64", "object"])
+def test_negative_or_missing_counts_name_the_first_bad_row(tmp_path: Path, dtype: str) -> None:
+    table = catalog(tmp_path, n=6)
+    table[ANSWERS] = table[ANSWERS].astype(dtype)
+    table.loc[4, "bar-t_no"] = -1
+    if dtype in ("float32", "float64", "object"):
+        table.loc[3, "smooth-or-featured-t_featured"] = np.nan
+    first = "t/g3" if dtype in ("float32", "float64", "object") else "t/g4"
+    spec = ShardSpec(image_size=16)
+    with pytest.raises(ValueError, match=f"gz_evo_catalog: key '{first}' has missing/negative"):
+        build_shards(tmp_path / "s", table, None, ANSWERS, spec, seed=0)
+
+
 @pytest.mark.parametrize("sizes", [[5, 3, 7], [1], [4, 4, 4, 4, 1], [2, 0, 9, 1, 1], [3]])
 @pytest.mark.parametrize("even", [False, True])
 @pytest.mark.parametrize("batch_size", [1, 3])

@@ -74,10 +74,15 @@ def _rows(table: pd.DataFrame, answer_columns: Sequence[str], labelled: bool, na
         raise ValueError(f"{name}: missing column(s) {missing[:10]}")
     if labelled:
         counts = table[list(answer_columns)].to_numpy()
-        if np.isnan(counts.astype(float)).any() or (counts < 0).any():
-            row = int(np.argwhere(np.isnan(counts.astype(float)) | (counts < 0))[0][0])
+        # integer counts (the usual int32) cannot be NaN: check them in place, without a float copy
+        numeric = counts if counts.dtype.kind in "iu" else counts.astype(float)
+        bad = numeric < 0
+        if numeric.dtype.kind == "f":
+            bad |= np.isnan(numeric)
+        if bad.any():
+            row = int(np.argwhere(bad)[0][0])
             raise ValueError(f"{name}: key {table['key'].iloc[row]!r} has missing/negative counts")
-        counts = counts.astype(np.int32)
+        counts = counts.astype(np.int32, copy=False)
     else:
         counts = np.zeros((len(table), len(answer_columns)), dtype=np.int32)
     paths = _column_or_none(table, "image_path")
