@@ -14,7 +14,7 @@ from the latent truth, not measurements.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -139,6 +139,11 @@ def encode_image(image: np.ndarray, fmt: str, quality: int = 90) -> bytes:
     return encode_pixels(image, encoding, quality=quality)
 
 
+def _encoded(paths: Iterable[str], images: np.ndarray, fmt: str) -> Files:
+    """``{path: encoded image}``, one path per image."""
+    return {path: encode_image(image, fmt) for path, image in zip(paths, images, strict=True)}
+
+
 # --- vote blocks --------------------------------------------------------------------------------
 def _fraction(count: np.ndarray, total: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -186,8 +191,7 @@ def decals_release(
             columns[f"{base}_{answer}_fraction"] = np.round(fraction, 6)
             columns[f"{base}_{answer}_debiased"] = np.round(_debiased(fraction, answer), 6)
     files: Files = {"gz_decals_volunteers_5.csv": pd.DataFrame(columns)}
-    for name, image in zip(names, images, strict=True):
-        files[f"images/{name[:4]}/{name}.png"] = encode_image(image, "png")
+    files.update(_encoded([f"images/{name[:4]}/{name}.png" for name in names], images, "png"))
     return files
 
 
@@ -307,8 +311,7 @@ def gz2_hart16(
             {"objid": objids, "sample": sample, "asset_id": asset_ids}
         ),
     }
-    for asset_id, image in zip(asset_ids, images, strict=True):
-        files[f"images/{asset_id}.jpg"] = encode_image(image, "jpg")
+    files.update(_encoded([f"images/{asset_id}.jpg" for asset_id in asset_ids], images, "jpg"))
     return files
 
 
@@ -373,8 +376,7 @@ def galaxy_datasets(
         f"{name}_train_catalog.parquet": frame[~test].reset_index(drop=True),
         f"{name}_test_catalog.parquet": frame[test].reset_index(drop=True),
     }
-    for identifier, image in zip(ids, images, strict=True):
-        files[f"images/{identifier}.jpg"] = encode_image(image, "jpg")
+    files.update(_encoded([f"images/{i}.jpg" for i in ids], images, "jpg"))
     return files
 
 
@@ -440,8 +442,7 @@ def user_campaign(
     for column in schema.campaign_answer_columns(campaign):
         frame[column] = votes[column].to_numpy()
     files: Files = {"votes.csv": frame}
-    for path, image in zip(file_loc, images, strict=True):
-        files[path] = encode_image(image, "png")
+    files.update(_encoded(file_loc, images, "png"))
     return files
 
 
@@ -454,8 +455,7 @@ def image_catalog(
     file_loc = [f"images/{i}.jpg" for i in ids]
     frame = pd.DataFrame({"id_str": ids, "file_loc": file_loc, **dict(labels or {})})
     files: Files = {"catalog.csv": frame}
-    for path, image in zip(file_loc, images, strict=True):
-        files[path] = encode_image(image, "jpg")
+    files.update(_encoded(file_loc, images, "jpg"))
     return files
 
 
