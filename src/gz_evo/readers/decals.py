@@ -31,6 +31,7 @@ from gz_evo.readers._common import (
     source_name,
     to_canonical,
 )
+from gz_evo.validation import IngestionError
 
 DEFAULT_ID_COLUMNS = ("iauname", "id_str", "subject_id")
 TOTAL_FIELDS = ("total-votes", "total")
@@ -76,7 +77,9 @@ def read_decals(
             images.append(first_present(image_column, columns, "image path", str(path)))
         missing = [c for c in images if c not in columns]
         if missing:
-            first_present(missing, columns, "image pattern", str(path))
+            raise IngestionError(
+                str(path), f"no image pattern column: looked for {', '.join(missing)}"
+            )
         plan.images = images
         return plan.wanted(columns)
 
