@@ -43,9 +43,10 @@ def save_folder(path: str | Path, files: dict[str, Any]) -> None:
     """Write ``files`` into ``path`` atomically (temporary folder beside it, then rename)."""
     target = Path(path)
     with atomic_write_dir(target) as staging:
+        root = staging.resolve()
         for relative, content in sorted(files.items()):
-            destination = (staging / relative).resolve()
-            if staging.resolve() not in destination.parents:
+            destination = (root / relative).resolve()
+            if root not in destination.parents:
                 raise DatasetError(f"{relative!r} would be written outside {target}")
             _write(destination, content)
 
