@@ -40,11 +40,10 @@ class LossAggregator(torchmetrics.Metric):
         n_questions = question_campaign.numel()
         self.register_buffer("question_campaign", question_campaign.long(), persistent=False)
         self.n_campaigns = n_campaigns
-        self.add_state("loss_sum", torch.zeros((), dtype=torch.float64), dist_reduce_fx="sum")
         self.add_state("galaxies", torch.zeros((), dtype=torch.float64), dist_reduce_fx="sum")
-        for name, size in (("question", n_questions), ("campaign", n_campaigns)):
-            self.add_state(f"{name}_sum", torch.zeros(size, dtype=torch.float64), "sum")
-            self.add_state(f"{name}_count", torch.zeros(size, dtype=torch.float64), "sum")
+        self.add_state("question_sum", torch.zeros(n_questions, dtype=torch.float64), "sum")
+        self.add_state("question_count", torch.zeros(n_questions, dtype=torch.float64), "sum")
+        self.add_state("campaign_count", torch.zeros(n_campaigns, dtype=torch.float64), "sum")
 
     @classmethod
     def for_schema(cls, schema: Schema, **kwargs: Any) -> LossAggregator:
@@ -55,41 +54,41 @@ class LossAggregator(torchmetrics.Metric):
         return cls(campaign_of_question, len(schema.campaigns), **kwargs)
 
     def update(self, per_question: torch.Tensor, total_votes: torch.Tensor) -> None:
-        per_question = per_question.detach().double()
+        """Add a batch; the total and per-campaign loss sums follow from ``question_sum``."""
         answered = (total_votes > 0).double()
-        self.loss_sum += per_question.sum()
         self.galaxies += per_question.shape[0]
-        self.question_sum += per_question.sum(0)
+        self.question_sum += per_question.detach().double().sum(0)
         self.question_count += answered.sum(0)
-        index = self.question_campaign.to(per_question.device)
-        by_campaign = torch.zeros(
-            per_question.shape[0], self.n_campaigns, dtype=torch.float64, device=index.device
-        )
-        self.campaign_sum += by_campaign.index_add(1, index, per_question).sum(0)
-        asked = torch.zeros_like(by_campaign).index_add(1, index, answered) > 0
-        self.campaign_count += asked.double().sum(0)
+        index = self.question_campaign.to(answered.device)
+        asked = torch.zeros(
+            answered.shape[0], self.n_campaigns, dtype=torch.float64, device=index.device
+        ).index_add_(1, index, answered)
+        self.campaign_count += (asked > 0).double().sum(0)
 
     def compute(self) -> dict[str, torch.Tensor]:
+        index = self.question_campaign.to(self.question_sum.device)
+        campaign_sum = torch.zeros_like(self.campaign_count).index_add_(0, index, self.question_sum)
         return {
-            "loss": self.loss_sum / self.galaxies.clamp(min=1),
+            "loss": self.question_sum.sum() / self.galaxies.clamp(min=1),
             "question": self.question_sum / self.question_count.clamp(min=1),
             "question_count": self.question_count,
-            "campaign": self.campaign_sum / self.campaign_count.clamp(min=1),
+            "campaign": campaign_sum / self.campaign_count.clamp(min=1),
             "campaign_count": self.campaign_count,
         }
 
 
 def metric_dict(prefix: str, values: dict[str, torch.Tensor], schema: Schema) -> dict[str, float]:
     """Flatten a ``LossAggregator.compute()`` into MLflow-friendly names."""
-    # torchmetrics squeezes one-element outputs: keep the vectors as vectors
-    values = {key: value.reshape(-1) for key, value in values.items()}
-    metrics = {f"{prefix}/loss": float(values["loss"][0])}
+    # one transfer per tensor (not one per element), and torchmetrics squeezes one-element
+    # outputs: keep the vectors as lists
+    values = {key: value.reshape(-1).tolist() for key, value in values.items()}
+    metrics = {f"{prefix}/loss": values["loss"][0]}
     for i, name in enumerate(schema.question_names):
         if values["question_count"][i] > 0:
-            metrics[f"{prefix}/loss_question/{name}"] = float(values["question"][i])
+            metrics[f"{prefix}/loss_question/{name}"] = values["question"][i]
     for i, campaign in enumerate(schema.campaigns):
         if values["campaign_count"][i] > 0:
-            metrics[f"{prefix}/loss_campaign/{campaign}"] = float(values["campaign"][i])
+            metrics[f"{prefix}/loss_campaign/{campaign}"] = values["campaign"][i]
     return metrics
 
 
@@ -198,8 +197,8 @@ class GZEvoModule(pl.LightningModule):
         values = aggregator.compute()
         aggregator.reset()
         metrics = metric_dict(prefix, values, self.schema)
-        # the aggregator already all-reduced its sums, so every rank holds the same values and
-        # sync_dist's mean leaves them unchanged (one small all-reduce per epoch)
+        # the aggregator already all-reduced its sums, so every rank holds the same values;
+        # sync_dist (a mean over ranks, per key, once an epoch) only keeps Lightning from warning
         self.log_dict(metrics, prog_bar=False, sync_dist=True)
 
     def on_train_epoch_end(self) -> None:
