@@ -368,8 +368,8 @@ def galaxy_datasets(
         }
     )
     # Raw task columns that galaxy-datasets did not rename stay in its catalogues.
-    total = votes[schema.campaign_questions(campaign)[0].answer_columns].sum(axis=1).to_numpy()
-    frame["num_classifications"] = total.astype(np.float64)
+    first = schema.campaign_questions(campaign)[0]
+    frame["num_classifications"] = frame[f"{first.name}_total-votes"].to_numpy(np.float64)
     frame["t04_clump_configuration_a1_chain_frac"] = np.round(rng.uniform(0, 0.3, len(ids)), 3)
     test = train_test_split(len(ids), rng)
     files: Files = {
