@@ -126,6 +126,16 @@ def test_bad_counts_name_the_row_and_column(tmp_path: Path) -> None:
         build_shards(tmp_path / "s", table, None, ANSWERS, ShardSpec(image_size=16), seed=0)
 
 
+def test_unknown_encodings_are_refused_with_the_known_ones(tmp_path: Path) -> None:
+    from gz_evo.images.shards import encode_pixels
+
+    message = r"unknown shard encoding 'webp'; use one of \['jpg', 'npy', 'png'\]"
+    with pytest.raises(ValueError, match=message):
+        ShardWriter(tmp_path, "train", 5, "webp")
+    with pytest.raises(ValueError, match=message):
+        encode_pixels(galaxy(8), "webp")
+
+
 @pytest.mark.parametrize("dtype", ["int32", "int64", "float32", "float64", "object"])
 def test_negative_or_missing_counts_name_the_first_bad_row(tmp_path: Path, dtype: str) -> None:
     table = catalog(tmp_path, n=6)

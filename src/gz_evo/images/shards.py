@@ -36,15 +36,22 @@ import numpy as np
 FORMAT = "gz_evo-shards"
 VERSION = 1
 SPLITS = ("train", "val", "test", "unlabelled")
-ENCODINGS = {"jpg": "jpg", "png": "png", "npy": "npy"}
+ENCODINGS = ("jpg", "png", "npy")
 INDEX_FILE = "index.json"
 SAMPLES_FILE = "samples.parquet"
 _BLOCK = 512
 
 
 # ---- encoding ------------------------------------------------------------------------------------
+def check_encoding(encoding: str) -> None:
+    """Raise ValueError unless ``encoding`` is one of :data:`ENCODINGS`."""
+    if encoding not in ENCODINGS:
+        raise ValueError(f"unknown shard encoding {encoding!r}; use one of {sorted(ENCODINGS)}")
+
+
 def encode_pixels(pixels: np.ndarray, encoding: str, quality: int = 95) -> bytes:
     """``uint8[H, W, 3]`` to bytes in the shard's encoding."""
+    check_encoding(encoding)
     if encoding == "npy":
         buffer = io.BytesIO()
         np.save(buffer, np.ascontiguousarray(pixels, dtype=np.uint8), allow_pickle=False)
@@ -55,10 +62,8 @@ def encode_pixels(pixels: np.ndarray, encoding: str, quality: int = 95) -> bytes
     image = Image.fromarray(np.ascontiguousarray(pixels, dtype=np.uint8))
     if encoding == "jpg":
         image.save(buffer, format="JPEG", quality=int(quality))
-    elif encoding == "png":
-        image.save(buffer, format="PNG", compress_level=6)
     else:
-        raise ValueError(f"unknown shard encoding {encoding!r}; use one of {sorted(ENCODINGS)}")
+        image.save(buffer, format="PNG", compress_level=6)
     return buffer.getvalue()
 
 
@@ -101,8 +106,7 @@ class ShardWriter:
         first_shard: int = 0,
         first_sample: int = 0,
     ) -> None:
-        if encoding not in ENCODINGS:
-            raise ValueError(f"unknown shard encoding {encoding!r}; use one of {sorted(ENCODINGS)}")
+        check_encoding(encoding)
         if samples_per_shard < 1:
             raise ValueError("samples_per_shard must be >= 1")
         self.root, self.split = Path(root), split
