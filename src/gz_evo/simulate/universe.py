@@ -48,6 +48,17 @@ def groups(params: Mapping) -> dict[str, dict]:
     return out
 
 
+def campaign_format(campaign: str, config: Mapping) -> str:
+    """The group's ``format`` (one of ``formats.WRITERS``); a clear error for an unknown one."""
+    fmt = config["format"]
+    if fmt not in formats.WRITERS:
+        raise ValueError(
+            f"demo campaign {campaign!r}: unknown format {fmt!r}; "
+            f"formats: {sorted(formats.WRITERS)}"
+        )
+    return fmt
+
+
 def _ids(style: str, group: str, ra: np.ndarray, dec: np.ndarray, rng) -> np.ndarray:
     n = len(ra)
     if style == "iauname":
@@ -105,12 +116,14 @@ def sample_universe(params: Mapping, seed: int) -> pd.DataFrame:
         look = config["look"]
         if look not in looks:
             raise ValueError(f"demo group {group!r} uses look {look!r}; looks: {sorted(looks)}")
+        style = "iauname"
+        if "format" in config:
+            style = formats.ID_STYLES[campaign_format(group, config)]
+        if group == UNLABELLED:
+            style = "prefixed"
         truth = sample_morphology(
             n, rng_for(seed, group, "morphology"), **dict(config.get("morphology") or {})
         )
-        style = formats.ID_STYLES[config["format"]] if "format" in config else "iauname"
-        if group == UNLABELLED:
-            style = "prefixed"
         sky_rng = rng_for(seed, group, "sky")
         ra, dec = _sky(style, n, sky_rng)
         truth.insert(0, "id_str", _ids(style, group, ra, dec, sky_rng))
@@ -187,12 +200,7 @@ def package_universe(
     for campaign, config in params["campaigns"].items():
         rows = np.flatnonzero(truth["group"].to_numpy() == campaign)
         galaxies = truth.iloc[rows].reset_index(drop=True)
-        fmt = config["format"]
-        if fmt not in formats.WRITERS:
-            raise ValueError(
-                f"demo campaign {campaign!r}: unknown format {fmt!r}; "
-                f"formats: {sorted(formats.WRITERS)}"
-            )
+        fmt = campaign_format(campaign, config)
         schema = load_schema(campaign, campaign_dirs=campaign_dirs)
         arguments = [votes[campaign], galaxies, images[rows], schema, campaign]
         if fmt in formats.WRITERS_WITH_RNG:

@@ -14,7 +14,7 @@ from kedro.runner import SequentialRunner
 from gz_evo.datasets import AtomicJSONDataset, AtomicParquetDataset
 from gz_evo.datasets.demo_universe import DemoFolderDataset
 from gz_evo.pipelines.demo import create_pipeline
-from gz_evo.pipelines.demo.nodes import package_folders
+from gz_evo.pipelines.demo.nodes import package_folders, sample_truth
 from gz_evo.pipelines.demo.pipeline import DEMO_FOLDERS
 from tests.conftest import PROJECT_ROOT
 
@@ -103,3 +103,12 @@ def test_folders_must_match_the_campaign_parameters() -> None:
             [],
             0,
         )
+
+
+def test_unknown_campaign_format_is_refused_by_the_first_node() -> None:
+    params = {**TINY, "campaigns": {**TINY["campaigns"]}}
+    params["campaigns"]["dr5"] = {**params["campaigns"]["dr5"], "format": "fits_cube"}
+    with pytest.raises(
+        ValueError, match=r"demo campaign 'dr5': unknown format 'fits_cube'; formats: \["
+    ):
+        sample_truth(params, 42)
