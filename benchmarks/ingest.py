@@ -97,15 +97,15 @@ def write_catalogs(folder: str, n_galaxies: int, seed: int) -> list[tuple[str, s
 
 
 def ingest_campaign(campaign: str, path: str):
-    """One ingestion node: read, check, drop tree-inconsistent rows, validate the result."""
-    from gz_evo.readers import read_galaxy_datasets
-    from gz_evo.readers._common import campaign_questions
-    from gz_evo.validation import check_dependencies, validate_canonical
+    """The ingestion pipeline's node itself: read, check, drop tree-inconsistent rows, validate."""
+    from gz_evo.datasets.raw import RawCatalog
+    from gz_evo.pipelines.ingestion import nodes
 
-    table = read_galaxy_datasets([path], campaign, images="file_loc", check_images=False)
-    schema = campaign_questions(campaign)[0]
-    table, _ = check_dependencies(table, schema, campaign, 0.01, path)
-    validate_canonical(table, schema.answer_columns, path)
+    settings = {"reader": "galaxy_datasets", "options": {"images": "file_loc"}}
+    raw = RawCatalog(paths=(Path(path),))
+    table, _, _ = nodes.ingest_campaign(
+        raw, settings, tolerance=0.01, check_images=False, campaign_dirs=[], campaign=campaign
+    )
     return table
 
 
@@ -199,6 +199,7 @@ def main() -> None:
     import pandera.pandas  # imports are not part of the measurement
 
     import gz_evo.merge
+    import gz_evo.pipelines.ingestion.nodes
     import gz_evo.readers
     from gz_evo.schema import load_schema
 
