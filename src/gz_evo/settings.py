@@ -4,9 +4,9 @@
 environment (``GZ_EVO_MLFLOW_URI``): tests and clusters relocate the store without editing files.
 """
 
-import os
-
 from omegaconf.resolvers import oc
+
+from gz_evo.datasets.pretraining import process_rank
 
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
@@ -17,5 +17,4 @@ CONFIG_LOADER_ARGS = {
 # Distributed training launched with torchrun or SLURM srun runs `kedro run` once per process:
 # only rank 0 talks to MLflow, so kedro-mlflow's hooks are off on the other ranks (README,
 # "Pretraining on GPU clusters"). A plain `kedro run` has no RANK and keeps them on.
-_RANK = int(os.environ.get("RANK") or os.environ.get("SLURM_PROCID") or 0)
-DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow",) if _RANK > 0 else ()
+DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow",) if process_rank() > 0 else ()

@@ -81,16 +81,7 @@ def load_encoder(directory: str | Path) -> nn.Module:
 
     ``encoder.gz_evo_config`` holds the config (image size, normalisation, schema).
     """
-    from gz_evo.models.encoder import create_encoder
-
-    bundle = load_encoder_bundle(directory)
-    config = bundle["config"]
-    encoder = create_encoder(
-        config["architecture"], pretrained=False, **config.get("timm_kwargs", {})
-    )
-    encoder.load_state_dict(_part(bundle["state_dict"], "encoder."))
-    encoder.gz_evo_config = config
-    return encoder.eval()
+    return _encoder_from_bundle(load_encoder_bundle(directory))
 
 
 def load_model(directory: str | Path) -> nn.Module:
@@ -101,10 +92,22 @@ def load_model(directory: str | Path) -> nn.Module:
 
     bundle = load_encoder_bundle(directory)
     config = bundle["config"]
-    encoder = load_encoder(directory)
+    encoder = _encoder_from_bundle(bundle)
     n_answers = sum(len(q["answers"]) for q in config["schema"]["questions"])
     head = DirichletHead(config["num_features"], n_answers, config.get("dropout", 0.2))
     head.load_state_dict(_part(bundle["state_dict"], "head."))
     model = nn.Sequential(encoder, head).eval()
     model.gz_evo_config = config
     return model
+
+
+def _encoder_from_bundle(bundle: dict) -> nn.Module:
+    from gz_evo.models.encoder import create_encoder
+
+    config = bundle["config"]
+    encoder = create_encoder(
+        config["architecture"], pretrained=False, **config.get("timm_kwargs", {})
+    )
+    encoder.load_state_dict(_part(bundle["state_dict"], "encoder."))
+    encoder.gz_evo_config = config
+    return encoder.eval()
