@@ -14,7 +14,7 @@ batches with ``GalaxyAugment`` on the training device (CUDA when there is one, e
 main process). Timing runs are interleaved and repeated: the speed-up is the median of the paired
 rounds' ratios. CPU milliseconds per image (main process + DataLoader workers) are printed beside
 it: on a shared machine they do not depend on what else is running. ``GalaxyAugment`` raises glibc's
-mmap/trim thresholds the first time it runs on a CPU (``gz_evo.augment.reuse_freed_memory``); the
+mmap/trim thresholds the first time it runs on a CPU (``gz_evo.memory.reuse_freed_memory``); the
 benchmark applies that before the first round, so both loaders (and the workers they fork) run
 under the same allocator settings in every round.
 
@@ -39,10 +39,11 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
-from gz_evo.augment import GalaxyAugment, reuse_freed_memory
-from gz_evo.images import GZEvoDataModule, ShardSet
+from gz_evo.images import ShardSet
 from gz_evo.images.build import ShardSpec, build_shards
 from gz_evo.schema import Question, Schema
+from gz_evo.training.augment import GalaxyAugment, reuse_freed_memory
+from gz_evo.training.data import GZEvoDataModule
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = Schema((Question("ring-bench", ("yes", "no"), campaign="bench"),), name="bench")

@@ -58,8 +58,8 @@ class Batches(torch.utils.data.IterableDataset):
 
 
 def build_module(schema, args):
-    from gz_evo.augment import GalaxyAugment
-    from gz_evo.models.module import GZEvoModule
+    from gz_evo.training.augment import GalaxyAugment
+    from gz_evo.training.core import GZEvoModule
 
     torch.manual_seed(0)
     augment = GalaxyAugment(output_size=args.size, seed=0)
@@ -110,7 +110,7 @@ def lightning_loop(schema, data, args) -> float:
 def bare_loop(schema, data, args) -> float:
     """Seconds for the same steps in plain PyTorch: augment, forward, loss, backward, clip, step."""
     from gz_evo.losses import dirichlet_multinomial_nll
-    from gz_evo.models.module import warmup_cosine
+    from gz_evo.training.core import warmup_cosine
 
     device = torch.device("cuda" if args.accelerator == "gpu" else "cpu")
     module = build_module(schema, args).to(device).train()

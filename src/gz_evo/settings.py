@@ -6,7 +6,7 @@ environment (``GZ_EVO_MLFLOW_URI``): tests and clusters relocate the store witho
 
 from omegaconf.resolvers import oc
 
-from gz_evo.datasets.pretraining import process_rank
+from gz_evo.runtime import process_rank
 
 CONFIG_LOADER_ARGS = {
     "base_env": "base",

@@ -9,7 +9,7 @@ import torch
 from safetensors.torch import save_file
 
 from gz_evo.models.encoder import PretrainedWeightsNotFound, create_encoder
-from gz_evo.models.head import DirichletHead
+from gz_evo.models.heads import DirichletHead
 
 
 @pytest.mark.parametrize(

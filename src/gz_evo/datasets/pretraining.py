@@ -1,26 +1,47 @@
 """Datasets for pretraining outputs: the encoder folder, the checkpoint, rank-0-only saving.
 
-Nothing heavy at module level (kedro-mlflow materialises every catalog entry on every command).
+The encoder bundle's file format lives here (``encoder.safetensors`` + ``encoder_config.json``);
+:mod:`gz_evo.models.bundle` builds bundles and turns them back into models. Nothing heavy at
+module level (kedro-mlflow materialises every catalog entry on every command).
 """
 
 from __future__ import annotations
 
-import os
+import json
 import shutil
 from pathlib import Path
 from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
 
-from gz_evo.datasets.atomic import atomic_write_path
+from gz_evo.datasets.atomic import atomic_write_dir, atomic_write_path
+from gz_evo.runtime import process_rank
+
+WEIGHTS_FILE = "encoder.safetensors"
+CONFIG_FILE = "encoder_config.json"
 
 
-def process_rank() -> int:
-    """RANK (torchrun) or SLURM_PROCID (srun); 0 in a single process."""
-    for variable in ("RANK", "SLURM_PROCID"):
-        if os.environ.get(variable):
-            return int(os.environ[variable])
-    return 0
+def save_encoder_bundle(bundle: dict, directory: str | Path) -> None:
+    """Write the folder atomically: a temporary folder beside it, then renamed into place."""
+    from safetensors.torch import save_file
+
+    with atomic_write_dir(directory) as temporary:
+        save_file(bundle["state_dict"], str(temporary / WEIGHTS_FILE))
+        (temporary / CONFIG_FILE).write_text(json.dumps(bundle["config"], indent=2) + "\n")
+
+
+def load_encoder_bundle(directory: str | Path) -> dict:
+    """``{"config": dict, "state_dict": {name: tensor}}`` from the folder (no unpickling)."""
+    from safetensors.torch import load_file
+
+    directory = Path(directory)
+    for name in (WEIGHTS_FILE, CONFIG_FILE):
+        if not (directory / name).is_file():
+            raise FileNotFoundError(
+                f"{directory / name} does not exist: run `kedro run --pipelines pretraining`"
+            )
+    config = json.loads((directory / CONFIG_FILE).read_text())
+    return {"config": config, "state_dict": load_file(str(directory / WEIGHTS_FILE))}
 
 
 class EncoderDataset(AbstractDataset[dict, dict]):
@@ -35,20 +56,16 @@ class EncoderDataset(AbstractDataset[dict, dict]):
         self.metadata = metadata
 
     def load(self) -> dict:
-        from gz_evo.models.io import load_encoder_bundle
-
         try:
             return load_encoder_bundle(self._path)
         except FileNotFoundError as error:
             raise DatasetError(str(error)) from None
 
     def save(self, data: dict) -> None:
-        from gz_evo.models.io import save_encoder_bundle
-
         save_encoder_bundle(data, self._path)
 
     def _exists(self) -> bool:
-        return (self._path / "encoder_config.json").is_file()
+        return (self._path / CONFIG_FILE).is_file()
 
     def _describe(self) -> dict[str, Any]:
         return {"path": str(self._path)}
@@ -81,7 +98,12 @@ class CheckpointFileDataset(AbstractDataset[str, str]):
 
 
 class RankZeroDataset(AbstractDataset[Any, Any]):
-    """Wraps any dataset so that only rank 0 saves (``torchrun``/``srun`` run the node per rank)."""
+    """Wraps any dataset so that only rank 0 saves and loads it.
+
+    ``torchrun``/``srun`` run every node on every rank; only rank 0 has outputs. On other ranks
+    ``load()`` gives None (rank 0 may still be writing the file), and the nodes that read it
+    (evaluation, export) return placeholders there.
+    """
 
     def __init__(self, dataset: dict, metadata: dict | None = None) -> None:
         self._config = dict(dataset)
@@ -95,6 +117,8 @@ class RankZeroDataset(AbstractDataset[Any, Any]):
         return self._dataset
 
     def load(self) -> Any:
+        if process_rank() != 0:
+            return None
         return self.dataset.load()
 
     def save(self, data: Any) -> None:

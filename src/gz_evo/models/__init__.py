@@ -1,11 +1,11 @@
-"""GZ-Evo models: timm encoders, the Dirichlet head, the LightningModule, and saved encoders.
+"""``nn.Module``s only: timm encoders by name, heads by name, and trained encoder bundles.
 
 Loading a pretrained encoder::
 
     from gz_evo.models import load_encoder
     encoder = load_encoder("data/06_models/gz_evo_encoder")
 
-Names are imported lazily, so ``import gz_evo.models`` does not import torch or Lightning.
+Names are imported lazily, so ``import gz_evo.models`` does not import torch.
 """
 
 from __future__ import annotations
@@ -16,15 +16,12 @@ from typing import Any
 _EXPORTS = {
     "create_encoder": "gz_evo.models.encoder",
     "PretrainedWeightsNotFound": "gz_evo.models.encoder",
-    "DirichletHead": "gz_evo.models.head",
-    "GZEvoModule": "gz_evo.models.module",
-    "NonFiniteLossError": "gz_evo.models.module",
-    "build_trainer": "gz_evo.models.trainer",
-    "load_encoder": "gz_evo.models.io",
-    "load_model": "gz_evo.models.io",
-    "load_encoder_bundle": "gz_evo.models.io",
-    "save_encoder_bundle": "gz_evo.models.io",
-    "pretrain": "gz_evo.models.training",
+    "DirichletHead": "gz_evo.models.heads",
+    "create_head": "gz_evo.models.heads",
+    "list_heads": "gz_evo.models.heads",
+    "encoder_bundle": "gz_evo.models.bundle",
+    "load_encoder": "gz_evo.models.bundle",
+    "load_model": "gz_evo.models.bundle",
 }
 
 __all__ = list(_EXPORTS)

@@ -86,4 +86,4 @@ def test_two_cpu_ranks_give_one_model_and_one_mlflow_run(
     runs = client.search_runs([client.get_experiment_by_name("gz_evo").experiment_id])
     assert [run.info.status for run in runs] == ["FINISHED"]
     assert runs[0].data.params["pretraining.trainer.strategy"] == "ddp"
-    assert "final/test/loss" in runs[0].data.metrics
+    assert "pretraining.test_loss" in runs[0].data.metrics

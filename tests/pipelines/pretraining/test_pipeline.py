@@ -82,6 +82,12 @@ def test_pipeline_writes_checkpoint_encoder_predictions_and_metrics(
     assert 0 <= metrics["test_coverage"] <= 1
     mlflow_metrics = data.load("pretraining_mlflow_metrics")
     assert mlflow_metrics["test_loss"]["value"] == metrics["test_loss"]
+    assert (
+        mlflow_metrics["test_loss_per_campaign/t"]["value"]
+        == metrics["test_loss_per_campaign"]["t"]
+    )
+    assert config["method"] == "supervised" and config["head"] == "dirichlet"
+    assert config["metrics"]["test_loss"] == metrics["test_loss"]
     # no temporary files left beside the outputs
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
 
@@ -94,6 +100,7 @@ def test_only_rank_zero_saves(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("RANK", "1")
     dataset.save({"a": 1})
     assert not target.exists()
+    assert dataset.load() is None  # rank 1 never reads what rank 0 may still be writing
     monkeypatch.setenv("RANK", "0")
     dataset.save({"a": 1})
     assert dataset.load() == {"a": 1}
@@ -116,4 +123,10 @@ def test_summary_nests_per_campaign_and_per_question_metrics() -> None:
         "test_loss_per_campaign": {"dr5": 4.0},
         "test_mae_per_question": {"bar-dr5": 0.1},
     }
-    assert set(mlflow_metrics) == {"val_loss", "test_loss", "test_mae"}
+    assert mlflow_metrics == {
+        "val_loss": {"value": 2.0, "step": 0},
+        "test_loss": {"value": 3.0, "step": 0},
+        "test_mae": {"value": 0.1, "step": 0},
+        "test_loss_per_campaign/dr5": {"value": 4.0, "step": 0},
+        "test_mae_per_question/bar-dr5": {"value": 0.1, "step": 0},
+    }

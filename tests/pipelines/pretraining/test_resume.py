@@ -69,4 +69,4 @@ def test_killed_kedro_run_resumes_from_the_last_checkpoint(
     client = mlflow.MlflowClient(f"sqlite:///{pretraining_project.store}")
     runs = client.search_runs([client.get_experiment_by_name("gz_evo").experiment_id])
     finished = [r for r in runs if r.info.status == "FINISHED"]
-    assert any("final/test/loss" in r.data.metrics for r in finished)
+    assert any("pretraining.test_loss" in r.data.metrics for r in finished)

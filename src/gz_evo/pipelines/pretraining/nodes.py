@@ -1,6 +1,9 @@
-"""Thin node over ``gz_evo.models.training.pretrain``: data module and augmentation in, outputs out.
+"""Thin nodes: fit a model, evaluate it, export its encoder (as spaceflights trains, then
+evaluates). They meet through the ``pretraining_checkpoint`` dataset.
 
-torch, timm and Lightning are imported inside the node, so other pipelines never load them.
+torch, timm and Lightning are imported inside the nodes, so other pipelines never load them.
+On ranks > 0 of a torchrun / srun launch the checkpoint dataset loads as None and the evaluation
+and export nodes return empty placeholders, which the rank-zero datasets do not write.
 """
 
 from __future__ import annotations
@@ -9,6 +12,8 @@ import logging
 from typing import Any
 
 import pandas as pd
+
+from gz_evo.schema import Schema
 
 logger = logging.getLogger(__name__)
 
@@ -22,7 +27,6 @@ _HEADLINE = {
     "test_coverage": "test/coverage",
 }
 
-
 _GROUPS = {
     "loss_campaign": "test_loss_per_campaign",
     "loss_question": "test_loss_per_question",
@@ -30,9 +34,15 @@ _GROUPS = {
     "coverage": "test_coverage_per_question",
 }
 
+_PROGRESS = ("best_global_step", "epochs")
+
 
 def summarise_metrics(metrics: dict[str, float]) -> tuple[dict, dict]:
-    """(DVC metrics JSON, kedro-mlflow metrics) from ``pretrain``'s flat metric names."""
+    """(DVC metrics JSON, kedro-mlflow metrics) from the evaluation's flat metric names.
+
+    MLflow gets the same numbers under the same names, the nested groups flattened with ``/``
+    (``test_loss_per_campaign/dr5``): final metrics reach MLflow through the catalog only.
+    """
     summary: dict[str, Any] = {
         key: metrics[name] for key, name in _HEADLINE.items() if name in metrics
     }
@@ -41,51 +51,84 @@ def summarise_metrics(metrics: dict[str, float]) -> tuple[dict, dict]:
         values = {k.removeprefix(prefix): v for k, v in metrics.items() if k.startswith(prefix)}
         if values:
             summary[name] = values
-    for key in ("best_global_step", "epochs"):
+    for key in _PROGRESS:
         if key in metrics:
             summary[key] = metrics[key]
-    mlflow_metrics = {
-        key: {"value": float(value), "step": 0}
-        for key, value in summary.items()
-        if not isinstance(value, dict)
-    }
+    mlflow_metrics = {}
+    for key, value in summary.items():
+        items = value.items() if isinstance(value, dict) else [(None, value)]
+        for inner, number in items:
+            name = key if inner is None else f"{key}/{inner}"
+            mlflow_metrics[name] = {"value": float(number), "step": 0}
     return summary, mlflow_metrics
 
 
-def pretrain_gz_evo(
+def _augment(augment_params: dict, seed: int) -> Any:
+    from gz_evo.training.augment import GalaxyAugment
+
+    return GalaxyAugment.from_params(augment_params, seed=seed)
+
+
+def fit_model(
+    image_shards: Any, schema_dict: dict, params: dict, augment_params: dict, seed: int
+) -> str:
+    """Train (or resume) on the shards; the chosen checkpoint's path ("" on ranks > 0)."""
+    from gz_evo.training.config import PretrainingConfig
+    from gz_evo.training.data import GZEvoDataModule
+    from gz_evo.training.run import fit
+
+    config = PretrainingConfig.from_params(params)
+    schema = Schema.from_dict(schema_dict)
+    datamodule = GZEvoDataModule.from_config(image_shards, schema, config.data, seed)
+    checkpoint = fit(datamodule, config, schema, seed, _augment(augment_params, seed))
+    return "" if checkpoint is None else str(checkpoint)
+
+
+def evaluate_model(
+    checkpoint: str | None,
     image_shards: Any,
     schema_dict: dict,
     params: dict,
     augment_params: dict,
     seed: int,
-) -> tuple[str, dict, pd.DataFrame, dict, dict]:
-    """Train (or resume) the GZ-Evo model on the shards; return checkpoint, encoder, predictions,
-    metrics (DVC) and metrics (MLflow). On ranks > 0 (torchrun/srun) the outputs are empty
-    placeholders that the catalog's rank-zero datasets do not write."""
-    from gz_evo.augment import GalaxyAugment
-    from gz_evo.images import GZEvoDataModule
-    from gz_evo.models.training import pretrain
+) -> tuple[pd.DataFrame, dict, dict]:
+    """Val and test metrics and test predictions of the trained model (rank 0).
 
-    data = params.get("data", {})
-    datamodule = GZEvoDataModule(
-        image_shards,
-        schema_dict,
-        batch_size=int(data.get("batch_size", 64)),
-        num_workers=int(data.get("num_workers", 0)),
-        seed=seed,
-        include_unlabelled=bool(data.get("include_unlabelled", False)),
-        shuffle_buffer=int(data.get("shuffle_buffer", 1000)),
-        pin_memory=bool(data.get("pin_memory", False)),
-    )
-    augment = GalaxyAugment.from_params(augment_params, seed=seed)
-    normalisation = {"mean": augment.mean.flatten().tolist(), "std": augment.std.flatten().tolist()}
-    result = pretrain(
-        datamodule, schema_dict, params, seed, augment, augment.output_size, normalisation
-    )
-    if result.encoder is None:  # rank > 0: nothing to save
-        return "", {}, pd.DataFrame(), {}, {}
-    result.encoder["config"]["augment"] = augment.config()
-    summary, mlflow_metrics = summarise_metrics(result.metrics)
+    Returns the prediction table, the DVC metrics summary and the kedro-mlflow metrics.
+    """
+    if checkpoint is None:  # rank > 0
+        return pd.DataFrame(), {}, {}
+    from gz_evo.evaluation.dirichlet import evaluation_metrics, prediction_table
+    from gz_evo.training.config import PretrainingConfig
+    from gz_evo.training.data import GZEvoDataModule
+    from gz_evo.training.run import evaluation_device, predict, restore
+
+    config = PretrainingConfig.from_params(params)
+    schema = Schema.from_dict(schema_dict)
+    module, progress = restore(checkpoint, config, schema, _augment(augment_params, seed))
+    module.to(evaluation_device(config.trainer))
+    datamodule = GZEvoDataModule.from_config(image_shards, schema, config.data, seed)
+    evaluation, precision = config.evaluation, config.trainer.precision
+    metrics: dict[str, float] = {}
+    outputs = {}
+    for split, loader in (
+        ("val", datamodule.val_dataloader()),
+        ("test", datamodule.test_dataloader()),
+    ):
+        outputs[split] = predict(module, loader, precision)
+        metrics |= evaluation_metrics(
+            outputs[split]["concentrations"],
+            outputs[split]["counts"],
+            schema,
+            split,
+            evaluation.min_votes,
+            evaluation.interval,
+        )
+    metrics["best_global_step"] = progress["global_step"]
+    metrics["epochs"] = progress["epoch"] + 1
+    test = outputs["test"]
+    predictions = prediction_table(test["key"], test["concentrations"], schema, evaluation.interval)
+    summary, mlflow_metrics = summarise_metrics(metrics)
     logger.info(
         "pretraining: val loss %.3f (uniform concentrations %.3f), test loss %.3f (uniform %.3f)",
         summary.get("val_loss", float("nan")),
@@ -93,4 +136,37 @@ def pretrain_gz_evo(
         summary.get("test_loss", float("nan")),
         summary.get("test_uniform_loss", float("nan")),
     )
-    return result.checkpoint_path, result.encoder, result.predictions, summary, mlflow_metrics
+    return predictions, summary, mlflow_metrics
+
+
+def export_encoder(
+    checkpoint: str | None,
+    schema_dict: dict,
+    params: dict,
+    augment_params: dict,
+    seed: int,
+    metrics: dict,
+) -> dict:
+    """The encoder + supervised head bundle (safetensors + config) of the trained model."""
+    if checkpoint is None:  # rank > 0
+        return {}
+    from dataclasses import asdict
+
+    from gz_evo.models.bundle import encoder_bundle
+    from gz_evo.training.config import PretrainingConfig
+    from gz_evo.training.run import restore
+
+    config = PretrainingConfig.from_params(params)
+    augment = _augment(augment_params, seed)
+    module, _ = restore(checkpoint, config, Schema.from_dict(schema_dict), augment)
+    headline = {key: metrics[key] for key in _HEADLINE if key in metrics}
+    bundle = encoder_bundle(
+        module.encoder,
+        module.objective.head,
+        {**asdict(config.model), "method": config.method},
+        schema_dict,
+        augment.output_size,
+        {"mean": augment.mean.flatten().tolist(), "std": augment.std.flatten().tolist()},
+        extra={"seed": seed, "metrics": headline, "augment": augment.config()},
+    )
+    return bundle

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from gz_evo.augment import GalaxyAugment
+from gz_evo.training.augment import GalaxyAugment
 
 
 def _ellipses(
@@ -170,7 +170,7 @@ def test_cpu_scratch_never_leaks_into_returned_views() -> None:
 
 
 def test_reuse_freed_memory_is_applied_once_per_process() -> None:
-    from gz_evo.augment import reuse_freed_memory
+    from gz_evo.training.augment import reuse_freed_memory
 
     first = reuse_freed_memory()
     assert isinstance(first, bool) and reuse_freed_memory() is first

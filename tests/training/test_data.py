@@ -8,9 +8,10 @@ import pandas as pd
 import pytest
 import torch
 
-from gz_evo.images import DownstreamDataModule, GZEvoDataModule, ShardSet
+from gz_evo.images import ShardSet
 from gz_evo.images.build import ShardSpec, build_shards
 from gz_evo.schema import Question, Schema
+from gz_evo.training.data import DownstreamDataModule, GZEvoDataModule
 from tests.images.galaxies import ANSWERS, catalog, encode, galaxy, unlabelled
 
 SCHEMA = Schema(
@@ -150,11 +151,11 @@ def test_downstream_module_splits_labels_and_is_deterministic(tmp_path: Path) ->
     assert sum(sizes.values()) == 19 and sizes["train"] >= 11 and sizes["val"] + sizes["test"] >= 7
     batch = next(iter(module.train_dataloader()))
     assert batch["image"].dtype == torch.uint8 and batch["image"].shape == (4, 3, 16, 16)
-    assert batch["label"].dtype == torch.int64 and batch["label"].shape == (4,)
+    assert batch["labels"].dtype == torch.int64 and batch["labels"].shape == (4,)
     again = DownstreamDataModule(table, "ring", image_size=16, batch_size=4, seed=0)
     again.setup()
-    assert [b["id_str"] for b in again.train_dataloader()] == [
-        b["id_str"] for b in module.train_dataloader()
+    assert [b["key"] for b in again.train_dataloader()] == [
+        b["key"] for b in module.train_dataloader()
     ]
     many = DownstreamDataModule(table, ["tidal", "ring"], image_size=16, seed=0, train_size=5)
     many.setup()
@@ -222,8 +223,8 @@ def test_jpeg_members_decode_to_the_same_pixels_as_pillow() -> None:
     """The loader's JPEG path (torchvision's libjpeg-turbo, channels first) matches Pillow's."""
     import numpy as np
 
-    from gz_evo.images.data import decode_chw
     from gz_evo.images.shards import decode_pixels, encode_pixels
+    from gz_evo.training.data import decode_chw
 
     rng = np.random.default_rng(0)
     pixels = (rng.random((40, 40, 3)) * 64 + np.linspace(0, 180, 40)[:, None, None]).astype(

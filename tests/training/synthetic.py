@@ -7,13 +7,18 @@ image's brightness, so a model can learn something in a few steps.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import lightning.pytorch as pl
 import numpy as np
 import torch
+import yaml
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from gz_evo.schema import Schema
+from gz_evo.training.config import PretrainingConfig
+from tests.conftest import PROJECT_ROOT
 
 
 def make_split(schema: Schema, n: int, size: int, seed: int, split: str) -> dict:
@@ -106,3 +111,61 @@ class SimpleAugment(nn.Module):
         x = self.eval_view(images)
         flip = torch.rand(x.shape[0], device=x.device) < 0.5
         return torch.where(flip[:, None, None, None], x.flip(-1), x)
+
+    def two_views(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.train_view(images), self.train_view(images)
+
+
+def tiny_config(
+    workdir: Path, method: str = "supervised", objectives: dict | None = None, **trainer: object
+) -> PretrainingConfig:
+    """conf/test's pretraining parameters: test_resnet, 2 epochs over every synthetic batch.
+
+    ``objectives`` adds or replaces blocks of ``pretraining.objectives``."""
+    params = yaml.safe_load((PROJECT_ROOT / "conf/test/parameters_pretraining.yml").read_text())
+    params = params["pretraining"]
+    params["workdir"] = str(workdir)
+    params["method"] = method
+    params["objectives"].update(objectives or {})
+    params["optimizer"].update(lr=3e-3, weight_decay=0.01)
+    params["trainer"].update(
+        {"max_epochs": 2, "limit_train_batches": None, "limit_val_batches": None, **trainer}
+    )
+    return PretrainingConfig.from_params(params)
+
+
+def train(
+    schema: Schema,
+    workdir: Path,
+    seed: int = 0,
+    augment: nn.Module | None = None,
+    method: str = "supervised",
+    objectives: dict | None = None,
+    **trainer: object,
+) -> tuple[Path | None, SyntheticDataModule, PretrainingConfig]:
+    """Fit on 32 synthetic galaxies; (chosen checkpoint, data module, config)."""
+    from gz_evo.training.run import fit
+
+    config = tiny_config(workdir, method, objectives, **trainer)
+    datamodule = SyntheticDataModule(schema.to_dict(), n=32, size=16, batch_size=16, seed=seed)
+    checkpoint = fit(datamodule, config, schema, seed, augment or SimpleAugment(16))
+    return checkpoint, datamodule, config
+
+
+def evaluate(schema: Schema, checkpoint: Path, datamodule, config) -> dict:
+    """Val and test metrics of a trained checkpoint, as the evaluation node computes them."""
+    from gz_evo.evaluation.dirichlet import evaluation_metrics
+    from gz_evo.training.run import predict, restore
+
+    module, _ = restore(checkpoint, config, schema, SimpleAugment(16))
+    datamodule.setup()
+    metrics = {}
+    for split, loader in (
+        ("val", datamodule.val_dataloader()),
+        ("test", datamodule.test_dataloader()),
+    ):
+        outputs = predict(module, loader, "32-true")
+        metrics |= evaluation_metrics(
+            outputs["concentrations"], outputs["counts"], schema, split, 20, 0.9
+        )
+    return metrics

@@ -1,16 +1,20 @@
-"""Lightning data modules: GZ-Evo shards (labelled + unlabelled) and downstream image catalogs.
+"""Lightning data modules with one batch contract: GZ-Evo shards and downstream image catalogs.
 
-Imports torch and lightning at module level: only the model pipelines import this module (through
-``gz_evo.images.GZEvoDataModule``, resolved lazily).
+Imports torch and lightning at module level: only the training side imports this module.
+
+Every data module yields batches of the same shape (:data:`BATCH_KEYS`), so every objective and
+the training core read any of them::
+
+    batch["image"]     # uint8[B, 3, H, W]
+    batch["key"]       # list[str]: "{campaign}/{id_str}" (GZ-Evo) or the catalog's id_str
+    batch["labelled"]  # bool[B]: False for galaxies without votes / labels
+    batch["counts"]    # int32[B, A], schema answer order; zeros when unlabelled   (GZ-Evo)
+    batch["labels"]    # int64[B] class codes, or float32[B] / [B, L] values      (downstream)
 
     shards = catalog.load("image_shards")                     # a ShardSet handle
     dm = GZEvoDataModule(shards, schema, batch_size=64, num_workers=4, seed=42,
                          include_unlabelled=True)
-    for batch in dm.train_dataloader():
-        batch["image"]     # uint8[B, 3, H, W]
-        batch["counts"]    # int32[B, A], schema answer order; zeros for unlabelled galaxies
-        batch["labelled"]  # bool[B]
-        batch["key"]       # list[str], "{campaign}/{id_str}"
+    batch = next(iter(dm.train_dataloader()))
 
 Each pass over a train loader is one epoch: its shard order and shuffle buffer are seeded by
 ``(seed, epoch)``, and under DDP each rank reads its own contiguous part of the epoch's stream
@@ -42,6 +46,10 @@ from gz_evo.images.shards import (
     shuffled,
 )
 from gz_evo.schema import Schema
+from gz_evo.training.config import DataConfig
+
+#: keys of every batch; GZ-Evo batches add ``counts``, downstream batches ``labels``
+BATCH_KEYS = ("image", "key", "labelled")
 
 
 def _distributed() -> tuple[int, int]:
@@ -227,6 +235,22 @@ class GZEvoDataModule(L.LightningDataModule):
         self.column_index = column_index(self.shards.answer_columns, self.schema.answer_columns)
         self._train_loader: EpochDataLoader | None = None
 
+    @classmethod
+    def from_config(
+        cls, shards: ShardSet | str | Path, schema: Schema, config: DataConfig, seed: int
+    ) -> GZEvoDataModule:
+        """From the typed ``pretraining.data`` parameters."""
+        return cls(
+            shards,
+            schema,
+            batch_size=config.batch_size,
+            num_workers=config.num_workers,
+            seed=seed,
+            include_unlabelled=config.include_unlabelled,
+            shuffle_buffer=config.shuffle_buffer,
+            pin_memory=config.pin_memory,
+        )
+
     @property
     def image_size(self) -> int:
         return self.shards.image_size
@@ -312,7 +336,12 @@ class _TensorDataset(Dataset):
         return len(self.ids)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        return {"image": self.images[index], "label": self.labels[index], "id_str": self.ids[index]}
+        return {
+            "image": self.images[index],
+            "key": self.ids[index],
+            "labelled": True,
+            "labels": self.labels[index],
+        }
 
 
 def encode_labels(table: pd.DataFrame, columns: Sequence[str]) -> tuple[torch.Tensor, dict]:
@@ -348,7 +377,8 @@ class DownstreamDataModule(L.LightningDataModule):
     bad images are dropped and listed in ``self.bad``. Splits come from a ``split`` column when
     the catalog has one, else from a seeded shuffle (``val_fraction``, ``test_fraction``);
     ``train_size`` keeps only the first N training galaxies of a seeded order (label budgets).
-    Batches: ``{"image": uint8[B, 3, S, S], "label": Tensor[B] or [B, L], "id_str": list[str]}``.
+    Batches: ``{"image": uint8[B, 3, S, S], "key": list[str] (id_str), "labelled": bool[B],
+    "labels": Tensor[B] or [B, L]}``.
     """
 
     def __init__(

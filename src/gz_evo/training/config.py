@@ -1,0 +1,147 @@
+"""The pretraining parameters as frozen dataclasses (``conf/base/parameters_pretraining.yml``).
+
+Every knob's one default lives in that YAML file; :func:`gz_evo.config.from_params` refuses a
+missing or unknown key with its full path. Objectives add their own block under
+``pretraining.objectives.<method>`` (see :mod:`gz_evo.training.objectives`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from gz_evo.config import as_params, from_params
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """How batches are read: per-device ``batch_size``, loader workers, shuffling, unlabelled."""
+
+    batch_size: int
+    num_workers: int
+    shuffle_buffer: int
+    pin_memory: bool
+    include_unlabelled: bool
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The timm encoder (``architecture``, ``timm_kwargs``, local pretrained weights, stochastic
+    depth, NHWC layout) and the supervised head on top of it (``head`` by name, its dropout)."""
+
+    architecture: str
+    timm_kwargs: dict
+    pretrained: bool
+    weights_path: str | None
+    head: str
+    dropout: float
+    drop_path_rate: float
+    channels_last: bool
+
+
+@dataclass(frozen=True)
+class OptimizerConfig:
+    """AdamW with a per-step schedule: ``cosine`` (linear warm-up, then cosine) or ``constant``."""
+
+    lr: float
+    weight_decay: float
+    betas: tuple[float, float]
+    schedule: str
+    warmup_steps: int
+    min_lr_factor: float
+
+    def __post_init__(self) -> None:
+        if self.schedule not in ("cosine", "constant"):
+            raise ValueError(
+                f"pretraining.optimizer.schedule must be cosine or constant: {self.schedule}"
+            )
+
+
+@dataclass(frozen=True)
+class TrainerConfig:
+    """Lightning Trainer knobs: where it runs (hardware) and how long."""
+
+    accelerator: str
+    devices: Any
+    strategy: str
+    num_nodes: int
+    precision: str | int
+    max_epochs: int | None
+    max_steps: int | None
+    gradient_clip_val: float | None
+    accumulate_grad_batches: int
+    early_stopping_patience: int | None
+    log_every_n_steps: int
+    val_check_interval: int | float | None
+    check_val_every_n_epoch: int
+    limit_train_batches: int | float | None
+    limit_val_batches: int | float | None
+    num_sanity_val_steps: int
+    deterministic: bool | str
+    benchmark: bool | None
+    enable_progress_bar: bool
+    enable_model_summary: bool
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    """Test metrics: vote-fraction MAE needs ``min_votes``; intervals are ``interval`` central."""
+
+    min_votes: int
+    interval: float
+
+
+@dataclass(frozen=True)
+class MlflowConfig:
+    """Per-epoch metrics into the ``kedro run``'s MLflow run, or a child run (``nested``)."""
+
+    enabled: bool
+    nested: bool
+    run_name: str
+
+
+#: trainer keys that change where or how fast training runs, not what it learns
+HARDWARE_KEYS = ("accelerator", "devices", "strategy", "num_nodes", "enable_progress_bar")
+
+
+@dataclass(frozen=True)
+class PretrainingConfig:
+    """All of ``pretraining``: the ``method`` (an objective's registered name) and its parts."""
+
+    method: str
+    workdir: str
+    data: DataConfig
+    model: ModelConfig
+    optimizer: OptimizerConfig
+    trainer: TrainerConfig
+    evaluation: EvaluationConfig
+    mlflow: MlflowConfig
+    objectives: dict
+
+    @classmethod
+    def from_params(cls, params: dict) -> PretrainingConfig:
+        """Check ``params`` (the ``pretraining`` block) and the chosen objective's own block."""
+        from gz_evo.training.objectives import objective_config
+
+        config = from_params(cls, params, "pretraining")
+        objective_config(config.method, config.objectives)  # fails early, naming the key
+        return config
+
+    def objective_config(self) -> Any:
+        """The typed configuration of this run's objective."""
+        from gz_evo.training.objectives import objective_config
+
+        return objective_config(self.method, self.objectives)
+
+    def fingerprint(self, schema_dict: dict, seed: int) -> str:
+        """A hash of everything that changes what is learnt (not MLflow, workdir or hardware)."""
+        relevant = as_params(self)
+        for key in ("mlflow", "workdir"):
+            relevant.pop(key)
+        for key in HARDWARE_KEYS:
+            relevant["trainer"].pop(key)
+        relevant["objectives"] = {self.method: relevant["objectives"].get(self.method)}
+        text = json.dumps({"params": relevant, "schema": schema_dict, "seed": seed}, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -1,0 +1,27 @@
+"""Training objectives by name (``pretraining.method``): the registry and the built-in methods.
+
+``supervised``: the Dirichlet-multinomial loss on every GZ-Evo question (:mod:`.dirichlet`).
+Add a method by writing an :class:`Objective` subclass decorated with
+``@register_objective("name")`` in a module here and importing that module below.
+"""
+
+from gz_evo.training.objectives import dirichlet  # noqa: F401  (registers "supervised")
+from gz_evo.training.objectives.base import (
+    NoOptions,
+    Objective,
+    create_objective,
+    list_objectives,
+    objective_class,
+    objective_config,
+    register_objective,
+)
+
+__all__ = [
+    "NoOptions",
+    "Objective",
+    "create_objective",
+    "list_objectives",
+    "objective_class",
+    "objective_config",
+    "register_objective",
+]
