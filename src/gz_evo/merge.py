@@ -21,9 +21,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from gz_evo.checks import META_COLUMNS, count_block
 from gz_evo.hashing import string_hash
 from gz_evo.schema import Schema
-from gz_evo.validation import META_COLUMNS, count_block
 
 logger = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from gz_evo.checks import IngestionError
 from gz_evo.datasets.raw import RawCatalogDataset
 from gz_evo.pipelines.ingestion.nodes import build_ingestion_report, ingest_campaign
-from gz_evo.validation import IngestionError
 from tests.gz_fixtures import write_decals
 
 SETTINGS = {"reader": "decals", "options": {"image_pattern": "{iauname[:4]}/{iauname}.png"}}

@@ -1,4 +1,4 @@
-"""Thin nodes over ``gz_evo.readers`` and ``gz_evo.validation``.
+"""Thin nodes over ``gz_evo.readers`` and ``gz_evo.checks``.
 
 No deep-learning library is imported here: ``kedro run --pipelines ingestion`` stays light.
 """
@@ -9,11 +9,11 @@ import logging
 
 import pandas as pd
 
+from gz_evo.checks import check_dependencies, empty_dropped_report, validate_canonical
 from gz_evo.datasets.raw import RawCatalog
 from gz_evo.readers import READERS, read_downstream_catalog, read_image_catalog
 from gz_evo.readers._common import build_canonical, campaign_questions, source_name
 from gz_evo.schema import Schema
-from gz_evo.validation import check_dependencies, empty_dropped_report, validate_canonical
 
 logger = logging.getLogger(__name__)
 
