@@ -1,4 +1,11 @@
-"""Wiring of the ``ingestion`` pipeline: one node per raw source, then one report."""
+"""Wiring of the ``ingestion`` pipeline: one node per raw source, then one report.
+
+The sources are ``gz_evo.sources.CAMPAIGN_SOURCES`` (each read from its raw entry ``raw_<name>``
+with parameters ``ingestion.campaigns.<name>``, written to ``<name>_votes``) and the image
+catalogs ``unlabelled`` and ``downstream``. The raw entries are the demo pipeline's output
+folders by default, so that ``kedro run`` renders the demo universe first; real downloads
+redefine them.
+"""
 
 from __future__ import annotations
 
@@ -13,14 +20,7 @@ from gz_evo.pipelines.ingestion.nodes import (
     ingest_downstream,
     ingest_unlabelled,
 )
-
-#: The campaign sources: each has a raw catalog entry (``RAW_INPUT``), parameters
-#: ``ingestion.campaigns.<name>`` and an output ``<name>_votes``. Add a name here (and those two
-#: entries) to ingest another campaign; set ``enabled: false`` for one you have no data for.
-CAMPAIGN_SOURCES: tuple[str, ...] = ("dr5", "dr8", "gz2", "candels", "demo_deep")
-#: The raw input of a source: the demo pipeline's output folder of the same name, so that
-#: ``kedro run`` renders the demo universe first; real downloads redefine these entries.
-RAW_INPUT = "raw_{source}"
+from gz_evo.sources import CAMPAIGN_SOURCES, raw_entry, votes_entry
 
 
 def _for_campaign(campaign: str):
@@ -38,7 +38,7 @@ def _catalog_node(function: Callable, source: str, output: str) -> Node:
     return Node(
         function,
         inputs=[
-            RAW_INPUT.format(source=source),
+            raw_entry(source),
             f"params:ingestion.{source}",
             "params:ingestion.check_images",
         ],
@@ -52,13 +52,13 @@ def create_pipeline(**kwargs) -> Pipeline:
         Node(
             _for_campaign(campaign),
             inputs=[
-                RAW_INPUT.format(source=campaign),
+                raw_entry(campaign),
                 f"params:ingestion.campaigns.{campaign}",
                 "params:ingestion.tolerance",
                 "params:ingestion.check_images",
                 "params:campaign_dirs",
             ],
-            outputs=[f"{campaign}_votes", f"{campaign}_dropped", f"{campaign}_ingestion_stats"],
+            outputs=[votes_entry(campaign), f"{campaign}_dropped", f"{campaign}_ingestion_stats"],
             name=f"ingest_{campaign}",
         )
         for campaign in CAMPAIGN_SOURCES
