@@ -29,8 +29,19 @@ def _for_campaign(campaign: str):
     return function
 
 
-def _report(*results):
-    return build_ingestion_report(list(CAMPAIGN_SOURCES), *results)
+def _report() -> tuple[partial, dict[str, str]]:
+    """The report node's function and its inputs, by keyword: no campaign relies on position.
+
+    Each campaign source gives ``<campaign>_stats`` and ``<campaign>_dropped``; the report lists
+    the campaigns in ``CAMPAIGN_SOURCES`` order whatever the order of these inputs.
+    """
+    function = partial(build_ingestion_report, CAMPAIGN_SOURCES)
+    update_wrapper(function, build_ingestion_report)
+    inputs = {}
+    for campaign in CAMPAIGN_SOURCES:
+        inputs[f"{campaign}_stats"] = f"{campaign}_ingestion_stats"
+        inputs[f"{campaign}_dropped"] = f"{campaign}_dropped"
+    return function, inputs
 
 
 def _catalog_node(function: Callable, source: str, output: str) -> Node:
@@ -63,16 +74,12 @@ def create_pipeline(**kwargs) -> Pipeline:
         )
         for campaign in CAMPAIGN_SOURCES
     ]
-    report_inputs = [
-        name
-        for campaign in CAMPAIGN_SOURCES
-        for name in (f"{campaign}_ingestion_stats", f"{campaign}_dropped")
-    ]
+    report, report_inputs = _report()
     nodes += [
         _catalog_node(ingest_unlabelled, "unlabelled", "unlabelled_images"),
         _catalog_node(ingest_downstream, "downstream", "downstream_catalog"),
         Node(
-            _report,
+            report,
             inputs=report_inputs,
             outputs=["ingestion_dropped", "ingestion_report"],
             name="build_ingestion_report",
