@@ -7,13 +7,14 @@ with no vote at all join the unlabelled images.
 
 Memory: the count block is allocated once, as a (answers x galaxies) int32 array that pandas
 adopts without copying, and filled column by column from each campaign (no row loop, no
-concat of wide frames, no float detour); unlabelled rows are never copied into it.
+concat of wide frames, no float detour); unlabelled rows are never copied into it. The block's
+pages come from ``gz_evo.memory``: never-written zeros cost nothing, written segments are
+prefaulted one system call per answer row.
 """
 
 from __future__ import annotations
 
 import logging
-import mmap
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -21,9 +22,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from gz_evo.checks import META_COLUMNS, count_block
 from gz_evo.hashing import string_hash
+from gz_evo.memory import prefault_rows, sparse_zeros
 from gz_evo.schema import Schema
-from gz_evo.validation import META_COLUMNS, count_block
 
 logger = logging.getLogger(__name__)
 
@@ -105,49 +107,6 @@ def _with_keys(meta: pa.Table, split: pa.Array | None) -> pd.DataFrame:
     return frame
 
 
-def sparse_zeros(shape: tuple[int, int]) -> np.ndarray:
-    """An int32 zero array whose never-written pages cost no memory.
-
-    Most of the merged table is zeros (questions a campaign never asked). Untouched pages of an
-    anonymous mapping are the kernel's shared zero page: reading them allocates nothing. numpy
-    asks for 2 MiB huge pages on big arrays, so each written segment would allocate and zero
-    the 2 MiB around it; 4 KiB pages keep only what was written (Linux; np.zeros elsewhere).
-    """
-    size = int(np.prod(shape)) * 4
-    advice = getattr(mmap, "MADV_NOHUGEPAGE", None)
-    if size == 0 or advice is None or not hasattr(mmap, "MAP_ANONYMOUS"):
-        return np.zeros(shape, dtype=np.int32)
-    memory = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
-    memory.madvise(advice)
-    return np.frombuffer(memory, dtype=np.int32).reshape(shape)
-
-
-_MADV_POPULATE_WRITE = getattr(mmap, "MADV_POPULATE_WRITE", 23)  # Linux >= 5.14
-
-
-def _populate(block: np.ndarray, rows: list[int], offset: int, n: int) -> None:
-    """Fault in the pages a campaign is about to write, one system call per answer row.
-
-    One call maps a whole row segment; page by page, first writes cost a fault each, which is
-    most of the merge's time on virtual machines. Best effort: older kernels say no, and then
-    the writes fault the pages in as usual.
-    """
-    memory = block.base
-    while isinstance(memory, np.ndarray):
-        memory = memory.base
-    memory = memory.obj if isinstance(memory, memoryview) else memory
-    if not isinstance(memory, mmap.mmap) or n == 0:
-        return
-    page, width = mmap.PAGESIZE, block.shape[1] * block.itemsize
-    for row in rows:
-        start = row * width + offset * block.itemsize
-        aligned = start - start % page
-        try:
-            memory.madvise(_MADV_POPULATE_WRITE, aligned, start + n * block.itemsize - aligned)
-        except (OSError, ValueError):
-            return
-
-
 def merge_vote_tables(
     tables: Sequence[pd.DataFrame],
     schema: Schema,
@@ -193,7 +152,7 @@ def merge_vote_tables(
     for (_, counts, block_t), mask in zip(used, labelled_masks, strict=True):
         n = int(mask.sum())
         rows = [position[column] for column in counts]
-        _populate(block, rows, offset, n)
+        prefault_rows(block, rows, offset, n)
         if rows and rows == list(range(rows[0], rows[0] + len(rows))):
             target = block[rows[0] : rows[0] + len(rows), offset : offset + n]
             np.compress(mask, block_t, axis=1, out=target)

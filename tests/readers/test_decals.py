@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from gz_evo.checks import IngestionError, validate_canonical
 from gz_evo.readers import read_decals
 from gz_evo.schema import load_campaign
-from gz_evo.validation import IngestionError, validate_canonical
 from tests.gz_fixtures import write_decals
 
 

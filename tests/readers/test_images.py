@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from gz_evo.checks import META_COLUMNS, IngestionError
 from gz_evo.readers import read_downstream_catalog, read_image_catalog
-from gz_evo.validation import META_COLUMNS, IngestionError
 from tests.gz_fixtures import write_image_catalog
 
 

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from gz_evo.checks import IngestionError
 from gz_evo.readers import read_user
-from gz_evo.validation import IngestionError
 from tests.gz_fixtures import write_user
 
 

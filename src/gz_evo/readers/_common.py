@@ -12,8 +12,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from gz_evo.schema import Question, Schema, campaign_suffix, load_campaign
-from gz_evo.validation import (
+from gz_evo.checks import (
     META_COLUMNS,
     IngestionError,
     check_images_exist,
@@ -22,6 +21,7 @@ from gz_evo.validation import (
     counts_to_int32,
     match_vote_columns,
 )
+from gz_evo.schema import Question, Schema, campaign_suffix, load_campaign
 
 PathLike = str | Path
 BINARY = pd.ArrowDtype(pa.binary())

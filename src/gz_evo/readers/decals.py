@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from gz_evo.checks import IngestionError
 from gz_evo.readers._common import (
     PathLike,
     Plan,
@@ -31,7 +32,6 @@ from gz_evo.readers._common import (
     source_name,
     to_canonical,
 )
-from gz_evo.validation import IngestionError
 
 DEFAULT_ID_COLUMNS = ("iauname", "id_str", "subject_id")
 TOTAL_FIELDS = ("total-votes", "total")

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from gz_evo.checks import IngestionError
 from gz_evo.readers._common import (
     PathLike,
     Plan,
@@ -30,7 +31,6 @@ from gz_evo.readers._common import (
     source_name,
     to_canonical,
 )
-from gz_evo.validation import IngestionError
 
 #: Hart+16 answer stem -> (modern question, answer), from FORMATS.md section 1 / galaxy-datasets.
 STEMS: dict[str, tuple[str, str]] = {

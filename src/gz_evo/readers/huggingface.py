@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from gz_evo.checks import IngestionError
 from gz_evo.readers._common import (
     PathLike,
     Plan,
@@ -24,7 +25,6 @@ from gz_evo.readers._common import (
     source_name,
     to_canonical,
 )
-from gz_evo.validation import IngestionError
 
 
 def read_huggingface(

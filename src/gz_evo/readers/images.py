@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from gz_evo.checks import IngestionError, check_images_exist, check_unique_ids
 from gz_evo.readers._common import (
     PathLike,
     Plan,
@@ -24,7 +25,6 @@ from gz_evo.readers._common import (
     to_canonical,
 )
 from gz_evo.schema import Schema
-from gz_evo.validation import IngestionError, check_images_exist, check_unique_ids
 
 _COORDINATES = ("ra", "dec")
 

@@ -15,7 +15,7 @@ from gz_evo.datasets import AtomicJSONDataset, AtomicParquetDataset
 from gz_evo.datasets.demo_universe import DemoFolderDataset
 from gz_evo.pipelines.demo import create_pipeline
 from gz_evo.pipelines.demo.nodes import package_folders, sample_truth
-from gz_evo.pipelines.demo.pipeline import DEMO_FOLDERS
+from gz_evo.sources import DEMO_FOLDERS
 from tests.conftest import PROJECT_ROOT
 
 TINY = yaml.safe_load((PROJECT_ROOT / "conf/test/parameters_demo.yml").read_text())["demo"]

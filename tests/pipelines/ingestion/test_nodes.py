@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from gz_evo.checks import IngestionError
 from gz_evo.datasets.raw import RawCatalogDataset
 from gz_evo.pipelines.ingestion.nodes import build_ingestion_report, ingest_campaign
-from gz_evo.validation import IngestionError
 from tests.gz_fixtures import write_decals
 
 SETTINGS = {"reader": "decals", "options": {"image_pattern": "{iauname[:4]}/{iauname}.png"}}
@@ -39,7 +39,7 @@ def test_rows_breaking_the_tree_are_dropped_into_the_report(raw_dr5):
     table, dropped, stats = ingest_campaign(raw, SETTINGS, 0.1, True, [], campaign="dr5")
     assert stats["rows_dropped"] == 1 and written["ids"][4] not in set(table["id_str"])
     assert dropped["id_str"].tolist() == [written["ids"][4]]
-    report, summary = build_ingestion_report(["dr5"], stats, dropped)
+    report, summary = build_ingestion_report(["dr5"], dr5_stats=stats, dr5_dropped=dropped)
     assert summary["dr5"]["rows_dropped"] == summary["total"]["rows_dropped"] == 1
     assert report["question"].tolist() == ["bar-dr5"]
     with pytest.raises(IngestionError, match="above the tolerance"):
@@ -102,3 +102,30 @@ def test_a_failing_source_writes_no_output(raw_dr5, tmp_path: Path):
         SequentialRunner().run(Pipeline([node]), catalog)
     assert not output.exists()
     assert not output.parent.exists() or not any(output.parent.iterdir())  # no temp file left
+
+
+def test_the_report_takes_its_inputs_by_name_in_the_campaigns_order():
+    stats = {
+        "dr5": {"rows_read": 3, "rows_kept": 2, "rows_dropped": 1},
+        "gz2": {"rows_read": 5, "rows_kept": 5, "rows_dropped": 0},
+        "dr8": {"rows_read": 4, "rows_kept": 2, "rows_dropped": 2},
+    }
+    dropped = {
+        campaign: pd.DataFrame({"id_str": [f"{campaign}-{i}" for i in range(s["rows_dropped"])]})
+        for campaign, s in stats.items()
+    }
+    results = {}
+    for campaign, counts in stats.items():
+        results[f"{campaign}_stats"] = counts
+        results[f"{campaign}_dropped"] = dropped[campaign]
+    campaigns = ["dr8", "dr5", "gz2"]
+    table, summary = build_ingestion_report(campaigns, **results)
+    again, summary_again = build_ingestion_report(campaigns, **dict(reversed(results.items())))
+    assert list(summary) == [*campaigns, "total"] == list(summary_again)
+    assert summary == summary_again and summary["dr8"] == stats["dr8"]
+    assert summary["total"] == {"rows_read": 12, "rows_kept": 9, "rows_dropped": 3}
+    assert table["id_str"].tolist() == ["dr8-0", "dr8-1", "dr5-0"] == again["id_str"].tolist()
+    with pytest.raises(ValueError, match=r"missing \['gz2_dropped'\]"):
+        build_ingestion_report(
+            campaigns, **{k: v for k, v in results.items() if k != "gz2_dropped"}
+        )

@@ -56,8 +56,8 @@ def package_folders(
     if set(wanted) != set(folders):
         raise ValueError(
             f"demo.campaigns gives folders {sorted(wanted)}, but the demo pipeline writes "
-            f"{sorted(folders)}: add a catalog entry raw_<name> and the name to "
-            "gz_evo.pipelines.demo.pipeline.DEMO_FOLDERS, or remove the campaign"
+            f"{sorted(folders)} (gz_evo.sources.DEMO_FOLDERS): add the name to "
+            "gz_evo.sources.CAMPAIGN_SOURCES and a catalog entry raw_<name>, or remove the campaign"
         )
     return universe.package_universe(truth, images, votes, params, campaign_dirs, seed)
 

@@ -1,4 +1,4 @@
-"""Wiring of the ``demo`` pipeline."""
+"""Wiring of the ``demo`` pipeline: one output folder per ``gz_evo.sources.DEMO_FOLDERS`` name."""
 
 from __future__ import annotations
 
@@ -13,18 +13,7 @@ from gz_evo.pipelines.demo.nodes import (
     simulate_votes,
     summarise,
 )
-
-#: Output folders under data/01_raw/demo/: one per demo campaign (``demo.campaigns``), then the
-#: unlabelled images and the downstream catalog. Each has a catalog entry ``raw_<folder>``.
-DEMO_FOLDERS: tuple[str, ...] = (
-    "dr5",
-    "dr8",
-    "gz2",
-    "candels",
-    "demo_deep",
-    "unlabelled",
-    "downstream",
-)
+from gz_evo.sources import DEMO_FOLDERS, raw_entry
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -60,7 +49,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "params:campaign_dirs",
                     "params:seed",
                 ],
-                outputs={folder: f"raw_{folder}" for folder in DEMO_FOLDERS},
+                outputs={folder: raw_entry(folder) for folder in DEMO_FOLDERS},
                 name="demo_package_folders",
             ),
             Node(

@@ -8,7 +8,7 @@ from gz_evo.pipelines.gz_evo.nodes import (
     summarise_catalog,
     summarise_schema,
 )
-from gz_evo.pipelines.ingestion.pipeline import CAMPAIGN_SOURCES
+from gz_evo.sources import CAMPAIGN_SOURCES, votes_entry
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -33,7 +33,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "params:gz_evo.splits",
                     "params:seed",
                     "unlabelled_images",
-                    *(f"{campaign}_votes" for campaign in CAMPAIGN_SOURCES),
+                    *(votes_entry(campaign) for campaign in CAMPAIGN_SOURCES),
                 ],
                 outputs=["gz_evo_catalog", "gz_evo_unlabelled"],
                 name="merge_catalogs",

@@ -1,4 +1,4 @@
-"""Thin nodes over ``gz_evo.readers`` and ``gz_evo.validation``.
+"""Thin nodes over ``gz_evo.readers`` and ``gz_evo.checks``.
 
 No deep-learning library is imported here: ``kedro run --pipelines ingestion`` stays light.
 """
@@ -6,14 +6,15 @@ No deep-learning library is imported here: ``kedro run --pipelines ingestion`` s
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import pandas as pd
 
+from gz_evo.checks import check_dependencies, empty_dropped_report, validate_canonical
 from gz_evo.datasets.raw import RawCatalog
 from gz_evo.readers import READERS, read_downstream_catalog, read_image_catalog
 from gz_evo.readers._common import build_canonical, campaign_questions, source_name
 from gz_evo.schema import Schema
-from gz_evo.validation import check_dependencies, empty_dropped_report, validate_canonical
 
 logger = logging.getLogger(__name__)
 
@@ -97,13 +98,25 @@ def ingest_downstream(raw: RawCatalog, settings: dict, check_images: bool) -> pd
 
 
 def build_ingestion_report(
-    campaigns: list[str], *results: dict | pd.DataFrame
+    campaigns: Sequence[str], **results: dict | pd.DataFrame
 ) -> tuple[pd.DataFrame, dict]:
     """Every dropped row (a table) and per-campaign counts (JSON, DVC metrics).
 
-    ``results`` alternate (stats, dropped) per campaign, in ``campaigns`` order.
+    ``results`` come by name, never by position: ``<campaign>_stats`` (the counts of
+    :func:`ingest_campaign`) and ``<campaign>_dropped`` (its dropped rows) for every campaign in
+    ``campaigns``. ``campaigns`` alone sets the order of the report (its campaigns, then
+    ``total``) and of the dropped rows.
     """
-    stats, dropped = results[0::2], results[1::2]
+    expected = [f"{campaign}_{kind}" for campaign in campaigns for kind in ("stats", "dropped")]
+    missing = [name for name in expected if name not in results]
+    unexpected = sorted(set(results) - set(expected))
+    if missing or unexpected:
+        raise ValueError(
+            f"the ingestion report takes <campaign>_stats and <campaign>_dropped for campaigns "
+            f"{list(campaigns)}: missing {missing}, unexpected {unexpected}"
+        )
+    stats = [results[f"{campaign}_stats"] for campaign in campaigns]
+    dropped = [results[f"{campaign}_dropped"] for campaign in campaigns]
     frames = [d for d in dropped if len(d)]
     table = pd.concat(frames, ignore_index=True) if frames else empty_dropped_report()
     summary = {name: dict(s) for name, s in zip(campaigns, stats, strict=True)}

@@ -1,4 +1,11 @@
-"""Wiring of the ``ingestion`` pipeline: one node per raw source, then one report."""
+"""Wiring of the ``ingestion`` pipeline: one node per raw source, then one report.
+
+The sources are ``gz_evo.sources.CAMPAIGN_SOURCES`` (each read from its raw entry ``raw_<name>``
+with parameters ``ingestion.campaigns.<name>``, written to ``<name>_votes``) and the image
+catalogs ``unlabelled`` and ``downstream``. The raw entries are the demo pipeline's output
+folders by default, so that ``kedro run`` renders the demo universe first; real downloads
+redefine them.
+"""
 
 from __future__ import annotations
 
@@ -13,14 +20,7 @@ from gz_evo.pipelines.ingestion.nodes import (
     ingest_downstream,
     ingest_unlabelled,
 )
-
-#: The campaign sources: each has a raw catalog entry (``RAW_INPUT``), parameters
-#: ``ingestion.campaigns.<name>`` and an output ``<name>_votes``. Add a name here (and those two
-#: entries) to ingest another campaign; set ``enabled: false`` for one you have no data for.
-CAMPAIGN_SOURCES: tuple[str, ...] = ("dr5", "dr8", "gz2", "candels", "demo_deep")
-#: The raw input of a source: the demo pipeline's output folder of the same name, so that
-#: ``kedro run`` renders the demo universe first; real downloads redefine these entries.
-RAW_INPUT = "raw_{source}"
+from gz_evo.sources import CAMPAIGN_SOURCES, raw_entry, votes_entry
 
 
 def _for_campaign(campaign: str):
@@ -29,8 +29,19 @@ def _for_campaign(campaign: str):
     return function
 
 
-def _report(*results):
-    return build_ingestion_report(list(CAMPAIGN_SOURCES), *results)
+def _report() -> tuple[partial, dict[str, str]]:
+    """The report node's function and its inputs, by keyword: no campaign relies on position.
+
+    Each campaign source gives ``<campaign>_stats`` and ``<campaign>_dropped``; the report lists
+    the campaigns in ``CAMPAIGN_SOURCES`` order whatever the order of these inputs.
+    """
+    function = partial(build_ingestion_report, CAMPAIGN_SOURCES)
+    update_wrapper(function, build_ingestion_report)
+    inputs = {}
+    for campaign in CAMPAIGN_SOURCES:
+        inputs[f"{campaign}_stats"] = f"{campaign}_ingestion_stats"
+        inputs[f"{campaign}_dropped"] = f"{campaign}_dropped"
+    return function, inputs
 
 
 def _catalog_node(function: Callable, source: str, output: str) -> Node:
@@ -38,7 +49,7 @@ def _catalog_node(function: Callable, source: str, output: str) -> Node:
     return Node(
         function,
         inputs=[
-            RAW_INPUT.format(source=source),
+            raw_entry(source),
             f"params:ingestion.{source}",
             "params:ingestion.check_images",
         ],
@@ -52,27 +63,23 @@ def create_pipeline(**kwargs) -> Pipeline:
         Node(
             _for_campaign(campaign),
             inputs=[
-                RAW_INPUT.format(source=campaign),
+                raw_entry(campaign),
                 f"params:ingestion.campaigns.{campaign}",
                 "params:ingestion.tolerance",
                 "params:ingestion.check_images",
                 "params:campaign_dirs",
             ],
-            outputs=[f"{campaign}_votes", f"{campaign}_dropped", f"{campaign}_ingestion_stats"],
+            outputs=[votes_entry(campaign), f"{campaign}_dropped", f"{campaign}_ingestion_stats"],
             name=f"ingest_{campaign}",
         )
         for campaign in CAMPAIGN_SOURCES
     ]
-    report_inputs = [
-        name
-        for campaign in CAMPAIGN_SOURCES
-        for name in (f"{campaign}_ingestion_stats", f"{campaign}_dropped")
-    ]
+    report, report_inputs = _report()
     nodes += [
         _catalog_node(ingest_unlabelled, "unlabelled", "unlabelled_images"),
         _catalog_node(ingest_downstream, "downstream", "downstream_catalog"),
         Node(
-            _report,
+            report,
             inputs=report_inputs,
             outputs=["ingestion_dropped", "ingestion_report"],
             name="build_ingestion_report",

@@ -8,14 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gz_evo.readers import read_decals, read_galaxy_datasets, read_user
-from gz_evo.schema import load_campaign
-from gz_evo.validation import (
+from gz_evo.checks import (
     IngestionError,
     check_dependencies,
     match_vote_columns,
     validate_canonical,
 )
+from gz_evo.readers import read_decals, read_galaxy_datasets, read_user
+from gz_evo.schema import load_campaign
 from tests.gz_fixtures import write_decals, write_galaxy_datasets, write_user
 
 
