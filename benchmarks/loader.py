@@ -41,8 +41,9 @@ from torchvision.transforms import v2
 
 from gz_evo.images import ShardSet
 from gz_evo.images.build import ShardSpec, build_shards
+from gz_evo.memory import reuse_freed_memory
 from gz_evo.schema import Question, Schema
-from gz_evo.training.augment import GalaxyAugment, reuse_freed_memory
+from gz_evo.training.augment import GalaxyAugment
 from gz_evo.training.data import GZEvoDataModule
 
 ROOT = Path(__file__).resolve().parents[1]

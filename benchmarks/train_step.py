@@ -1,6 +1,7 @@
 """Images per second: the project's Lightning training loop vs a bare PyTorch loop.
 
-Same model (``GZEvoModule``: timm encoder + Dirichlet head), same batches (in-memory uint8 images
+Same model (``TrainingModule`` with the ``supervised`` objective: timm encoder + Dirichlet head,
+built from ``conf/base/parameters_pretraining.yml``), same batches (in-memory uint8 images
 and sparse GZ-Evo counts), same batched ``GalaxyAugment``, same optimiser (AdamW + warm-up/cosine)
 and gradient clipping, in one process; runs alternate and the best of each is kept, because the
 machine may be shared. Lightning's loop also does what the project needs: the non-finite-loss check,
@@ -57,19 +58,28 @@ class Batches(torch.utils.data.IterableDataset):
         return self.steps
 
 
+def pretraining_config(args):
+    """The project's pretraining parameters, with the benchmark's architecture and optimiser."""
+    from pathlib import Path
+
+    import yaml
+
+    from gz_evo.training.config import PretrainingConfig
+
+    path = Path(__file__).resolve().parents[1] / "conf/base/parameters_pretraining.yml"
+    params = yaml.safe_load(path.read_text())["pretraining"]
+    params["model"]["architecture"] = args.architecture
+    params["optimizer"].update(lr=1e-3, weight_decay=0.05, schedule="cosine", warmup_steps=2)
+    return PretrainingConfig.from_params(params)
+
+
 def build_module(schema, args):
     from gz_evo.training.augment import GalaxyAugment
-    from gz_evo.training.core import GZEvoModule
+    from gz_evo.training.core import TrainingModule
 
     torch.manual_seed(0)
     augment = GalaxyAugment(output_size=args.size, seed=0)
-    return GZEvoModule(
-        schema.to_dict(),
-        {"architecture": args.architecture, "dropout": 0.2},
-        {"lr": 1e-3, "weight_decay": 0.05, "schedule": "cosine", "warmup_steps": 2},
-        augment,
-        args.size,
-    )
+    return TrainingModule(pretraining_config(args), schema, augment)
 
 
 def lightning_loop(schema, data, args) -> float:
@@ -124,7 +134,8 @@ def bare_loop(schema, data, args) -> float:
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimiser, lambda step: warmup_cosine(step, 2, total, 0.01)
     )
-    index = module.question_index
+    index = module.objective.dirichlet.question_index
+    encoder, head = module.encoder, module.objective.head
     start = None
     for step, batch in enumerate(batches(data, args.batch, total)):
         if step == args.warmup:
@@ -134,7 +145,7 @@ def bare_loop(schema, data, args) -> float:
         images = batch["image"].to(device)
         counts = batch["counts"].to(device)
         loss = dirichlet_multinomial_nll(
-            module(module.augment.train_view(images)), counts, index, schema.n_questions
+            head(encoder(module.augment.train_view(images))), counts, index, schema.n_questions
         ).loss
         optimiser.zero_grad(set_to_none=True)
         loss.backward()

@@ -31,3 +31,10 @@ def test_prefault_rows_keeps_values_and_accepts_plain_arrays() -> None:
     plain = np.zeros((2, 4), dtype=np.int32)
     prefault_rows(plain, [0, 1], offset=0, n=4)  # not a mapping: left alone
     assert not plain.any()
+
+
+def test_reuse_freed_memory_is_applied_once_per_process() -> None:
+    from gz_evo.memory import reuse_freed_memory
+
+    first = reuse_freed_memory()
+    assert isinstance(first, bool) and reuse_freed_memory() is first

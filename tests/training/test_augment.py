@@ -167,10 +167,3 @@ def test_cpu_scratch_never_leaks_into_returned_views() -> None:
         assert torch.equal(one, kept) and torch.equal(one, evaluation.eval_view(images))
     smaller = augment.train_view(images[:2])  # a new batch shape gets new scratch
     assert smaller.shape == (2, 3, 32, 32)
-
-
-def test_reuse_freed_memory_is_applied_once_per_process() -> None:
-    from gz_evo.training.augment import reuse_freed_memory
-
-    first = reuse_freed_memory()
-    assert isinstance(first, bool) and reuse_freed_memory() is first

@@ -30,10 +30,7 @@ again, which took a third of the CPU time of a 224 px view.
 
 from __future__ import annotations
 
-import ctypes
 import math
-import platform
-import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -41,33 +38,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gz_evo.memory import reuse_freed_memory
+
 _GREY = (0.299, 0.587, 0.114)
-_MALLOC_TUNED: list[bool] = []
-
-
-def reuse_freed_memory(threshold_mb: int = 256) -> bool:
-    """Have glibc's malloc reuse freed blocks up to ``threshold_mb`` instead of unmapping them.
-
-    Raises ``M_MMAP_THRESHOLD`` to ``threshold_mb`` and ``M_TRIM_THRESHOLD`` to twice that, so a
-    process keeps (and reuses) up to that much freed memory rather than page-faulting large
-    tensors in anew every batch; PyTorch's CPU tuning guide gets the same effect by preloading
-    jemalloc or tcmalloc. Once per process; True when applied, False where there is no glibc.
-    """
-    if _MALLOC_TUNED:
-        return _MALLOC_TUNED[0]
-    applied = False
-    if sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc":
-        try:
-            libc = ctypes.CDLL(None)
-            m_trim_threshold, m_mmap_threshold = -1, -3
-            applied = bool(
-                libc.mallopt(m_mmap_threshold, threshold_mb << 20)
-                and libc.mallopt(m_trim_threshold, threshold_mb << 21)
-            )
-        except (OSError, AttributeError):  # pragma: no cover
-            applied = False
-    _MALLOC_TUNED.append(applied)
-    return applied
 
 
 class GalaxyAugment(nn.Module):

@@ -249,8 +249,8 @@ def restore(
     module = TrainingModule(config, schema, augment, pretrained=False)
     module.load_state_dict(state["state_dict"])
     progress = {
-        "global_step": int(state.get("global_step", 0)),
-        "epoch": int(state.get("epoch", 0)),
+        "global_step": int(state["global_step"]),
+        "epoch": int(state["epoch"]),
     }
     return module.eval(), progress
 
