@@ -11,7 +11,7 @@ import torch
 from gz_evo.images import ShardSet
 from gz_evo.images.build import ShardSpec, build_shards
 from gz_evo.schema import Question, Schema
-from gz_evo.training.data import DownstreamDataModule, GZEvoDataModule
+from gz_evo.training.data import BATCH_KEYS, DownstreamDataModule, GZEvoDataModule
 from tests.images.galaxies import ANSWERS, catalog, encode, galaxy, unlabelled
 
 SCHEMA = Schema(
@@ -46,6 +46,7 @@ def test_batches_follow_the_contract(shards: ShardSet) -> None:
     assert batch["image"].dtype == torch.uint8 and batch["image"].shape[1:] == (3, 16, 16)
     assert batch["counts"].dtype == torch.int32 and batch["counts"].shape[1] == SCHEMA.n_answers
     assert batch["labelled"].dtype == torch.bool and isinstance(batch["key"], list)
+    assert set(BATCH_KEYS) <= set(batch)
     keys = [k for b in batches for k in b["key"]]
     assert len(keys) == len(set(keys)) == shards.n_samples("train") + shards.n_samples("unlabelled")
     labelled = torch.cat([b["labelled"] for b in batches])
@@ -152,6 +153,8 @@ def test_downstream_module_splits_labels_and_is_deterministic(tmp_path: Path) ->
     batch = next(iter(module.train_dataloader()))
     assert batch["image"].dtype == torch.uint8 and batch["image"].shape == (4, 3, 16, 16)
     assert batch["labels"].dtype == torch.int64 and batch["labels"].shape == (4,)
+    assert set(BATCH_KEYS) <= set(batch) and batch["labelled"].all()  # the shared contract
+    assert isinstance(batch["key"], list) and batch["key"][0].startswith("d")
     again = DownstreamDataModule(table, "ring", image_size=16, batch_size=4, seed=0)
     again.setup()
     assert [b["key"] for b in again.train_dataloader()] == [
