@@ -57,6 +57,24 @@ class SyntheticGalaxies(Dataset):
         }
 
 
+class EpochShuffle(torch.utils.data.Sampler):
+    """A shuffle seeded by (seed, epoch): Lightning calls ``set_epoch``, so a resumed run reads
+    the same order in its later epochs as an unbroken one (like the shard streams do)."""
+
+    def __init__(self, n: int, seed: int) -> None:
+        self.n, self.seed, self.epoch = n, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        generator = torch.Generator().manual_seed(self.seed * 1000 + self.epoch)
+        return iter(torch.randperm(self.n, generator=generator).tolist())
+
+    def __len__(self) -> int:
+        return self.n
+
+
 class SyntheticDataModule(pl.LightningDataModule):
     def __init__(
         self, schema_dict: dict, n: int = 64, size: int = 16, batch_size: int = 16, seed: int = 0
@@ -75,12 +93,12 @@ class SyntheticDataModule(pl.LightningDataModule):
                 )
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
-        generator = torch.Generator().manual_seed(self.seed)
+        galaxies = SyntheticGalaxies(self.splits[split])
         return DataLoader(
-            SyntheticGalaxies(self.splits[split]),
+            galaxies,
             batch_size=self.batch_size,
-            shuffle=shuffle,
-            generator=generator,
+            sampler=EpochShuffle(len(galaxies), self.seed) if shuffle else None,
+            generator=torch.Generator().manual_seed(self.seed),
             drop_last=shuffle,
         )
 

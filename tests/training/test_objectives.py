@@ -70,8 +70,8 @@ class ShrinkFeatures(Objective):
     n_views = 2
     Options = ShrinkOptions
 
-    def __init__(self, *, encoder, schema, model, options) -> None:
-        super().__init__(encoder=encoder, schema=schema, model=model, options=options)
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
         self.epoch_losses: dict[str, list[float]] = {"train": [], "val": []}
 
     def loss(self, encoder, views, batch, stage):

@@ -100,6 +100,16 @@ class TrainingModule(pl.LightningModule):
             return views.contiguous(memory_format=torch.channels_last)
         return views
 
+    # --- exact resume -----------------------------------------------------------------------
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        """Keep the random number generators' states, so a resumed run draws the same dropout
+        masks and augmentations as an unbroken one (Lightning saves model, optimiser, loops)."""
+        checkpoint["rng_states"] = random_states(self.augment)
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        if "rng_states" in checkpoint:
+            restore_random_states(checkpoint["rng_states"], self.augment)
+
     def on_train_start(self) -> None:
         # a resumed run says where it picked up (the resume test reads this line)
         logging.getLogger(__name__).info(
@@ -187,6 +197,28 @@ class TrainingModule(pl.LightningModule):
             "optimizer": optimizer,
             "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
         }
+
+
+def random_states(augment: nn.Module) -> dict[str, torch.Tensor]:
+    """The global torch (CPU and CUDA) and the augmentation's own generator states (tensors:
+    checkpoints stay loadable with ``weights_only=True``). Rank 0's states are the ones saved."""
+    states = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        states["cuda"] = torch.stack(torch.cuda.get_rng_state_all())
+    generator = getattr(augment, "generator", None)
+    if generator is not None:
+        states["augment"] = generator.get_state()
+    return states
+
+
+def restore_random_states(states: dict[str, torch.Tensor], augment: nn.Module) -> None:
+    torch.set_rng_state(states["torch"].cpu())
+    if "cuda" in states and torch.cuda.is_available():
+        saved = list(states["cuda"].cpu())
+        torch.cuda.set_rng_state_all(saved[: torch.cuda.device_count()])
+    generator = getattr(augment, "generator", None)
+    if generator is not None and "augment" in states:
+        generator.set_state(states["augment"].cpu())
 
 
 def adamw(named_parameters: Any, config: OptimizerConfig) -> torch.optim.AdamW:

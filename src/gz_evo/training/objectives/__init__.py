@@ -1,11 +1,13 @@
 """Training objectives by name (``pretraining.method``): the registry and the built-in methods.
 
 ``supervised``: the Dirichlet-multinomial loss on every GZ-Evo question (:mod:`.dirichlet`).
+``byol``: BYOL from lightly's parts, two views, a momentum target network (:mod:`.byol`).
+``hybrid``: BYOL with the Dirichlet head on the online branch (:mod:`.hybrid`).
 Add a method by writing an :class:`Objective` subclass decorated with
 ``@register_objective("name")`` in a module here and importing that module below.
 """
 
-from gz_evo.training.objectives import dirichlet  # noqa: F401  (registers "supervised")
+from gz_evo.training.objectives import byol, dirichlet, hybrid  # noqa: F401  (registers them)
 from gz_evo.training.objectives.base import (
     NoOptions,
     Objective,

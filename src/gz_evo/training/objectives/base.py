@@ -43,10 +43,19 @@ class Objective(nn.Module):
 
     n_views: ClassVar[int] = 1
     Options: ClassVar[type] = NoOptions
+    #: other objectives whose option blocks this one reads too (hybrid reads ``byol``'s)
+    uses: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
-        self, *, encoder: nn.Module, schema: Schema, model: ModelConfig, options: Any
+        self,
+        *,
+        encoder: nn.Module,
+        schema: Schema,
+        model: ModelConfig,
+        options: Any,
+        used: dict[str, Any] | None = None,
     ) -> None:
+        """``options``: this objective's typed block; ``used``: the blocks named in ``uses``."""
         super().__init__()
         self.options = options
         self.head: nn.Module | None = None
@@ -109,8 +118,11 @@ def objective_class(name: str) -> type[Objective]:
 
 
 def objective_config(name: str, blocks: dict) -> Any:
-    """The typed options of objective ``name`` from ``pretraining.objectives``."""
+    """The typed options of objective ``name`` from ``pretraining.objectives`` (and, checked
+    too, those of the objectives it ``uses``)."""
     cls = objective_class(name)
+    for used in cls.uses:
+        objective_config(used, blocks)
     if name not in blocks:
         raise ValueError(
             f"pretraining.objectives has no block for method {name!r}; add "
@@ -123,5 +135,12 @@ def create_objective(
     name: str, *, encoder: nn.Module, schema: Schema, model: ModelConfig, blocks: dict
 ) -> Objective:
     """Build objective ``name`` for ``encoder`` (read, never stored) and ``schema``."""
-    options = objective_config(name, blocks)
-    return objective_class(name)(encoder=encoder, schema=schema, model=model, options=options)
+    cls = objective_class(name)
+    used = {other: objective_config(other, blocks) for other in cls.uses}
+    return cls(
+        encoder=encoder,
+        schema=schema,
+        model=model,
+        options=objective_config(name, blocks),
+        used=used,
+    )

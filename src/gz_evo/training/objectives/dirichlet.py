@@ -65,10 +65,8 @@ class SupervisedObjective(Objective):
 
     n_views = 1
 
-    def __init__(
-        self, *, encoder: nn.Module, schema: Schema, model: ModelConfig, options: Any
-    ) -> None:
-        super().__init__(encoder=encoder, schema=schema, model=model, options=options)
+    def __init__(self, *, encoder: nn.Module, schema: Schema, model: ModelConfig, **kwargs: Any):
+        super().__init__(encoder=encoder, schema=schema, model=model, **kwargs)
         self.head = create_head(
             model.head, encoder.num_features, schema.n_answers, dropout=model.dropout
         )
