@@ -48,6 +48,17 @@ def from_params(cls: type[T], params: Mapping[str, Any] | None, path: str) -> T:
     return cls(**values)
 
 
+def merged(base: Mapping[str, Any], changes: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``base`` with ``changes`` applied key by key, nested mappings merged (not replaced)."""
+    result = dict(base)
+    for key, value in (changes or {}).items():
+        if isinstance(value, Mapping) and isinstance(result.get(key), Mapping):
+            result[key] = merged(result[key], value)
+        else:
+            result[key] = value
+    return result
+
+
 def as_params(config: Any) -> dict[str, Any]:
     """The dataclass back as plain parameters (tuples as lists): JSON-able, hashable text."""
 

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from gz_evo.config import as_params, from_params
+from gz_evo.config import as_params, from_params, merged
 
 
 @dataclass(frozen=True)
@@ -87,10 +87,14 @@ class TrainerConfig:
 
 @dataclass(frozen=True)
 class EvaluationConfig:
-    """Test metrics: vote-fraction MAE needs ``min_votes``; intervals are ``interval`` central."""
+    """Test metrics: vote-fraction MAE needs ``min_votes``; intervals are ``interval`` central.
+    Methods without a supervised head are scored through a Dirichlet linear probe fitted on
+    frozen training features (``probe_steps`` full-batch AdamW steps at ``probe_lr``)."""
 
     min_votes: int
     interval: float
+    probe_steps: int
+    probe_lr: float
 
 
 @dataclass(frozen=True)
@@ -121,11 +125,12 @@ class PretrainingConfig:
     objectives: dict
 
     @classmethod
-    def from_params(cls, params: dict) -> PretrainingConfig:
-        """Check ``params`` (the ``pretraining`` block) and the chosen objective's own block."""
+    def from_params(cls, params: dict, changes: dict | None = None) -> PretrainingConfig:
+        """Check ``params`` (the ``pretraining`` block), with a variant's ``changes`` merged in
+        (``pretraining_variants.<name>``), and the chosen objective's own block."""
         from gz_evo.training.objectives import objective_config
 
-        config = from_params(cls, params, "pretraining")
+        config = from_params(cls, merged(params, changes), "pretraining")
         objective_config(config.method, config.objectives)  # fails early, naming the key
         return config
 
@@ -136,9 +141,10 @@ class PretrainingConfig:
         return objective_config(self.method, self.objectives)
 
     def fingerprint(self, schema_dict: dict, seed: int) -> str:
-        """A hash of everything that changes what is learnt (not MLflow, workdir or hardware)."""
+        """A hash of everything that changes what is learnt (not MLflow, workdir, evaluation,
+        hardware)."""
         relevant = as_params(self)
-        for key in ("mlflow", "workdir"):
+        for key in ("mlflow", "workdir", "evaluation"):
             relevant.pop(key)
         for key in HARDWARE_KEYS:
             relevant["trainer"].pop(key)

@@ -272,18 +272,23 @@ def autocast(precision: str | int, device: torch.device) -> Any:
 
 
 def predict(module: TrainingModule, dataloader: Any, precision: str | int) -> dict:
-    """Head outputs (eval views, no dropout), counts and keys for every galaxy of a loader."""
+    """Features, supervised-head outputs (when the objective has a head; eval views, no
+    dropout), counts and keys for every galaxy of a loader."""
     device = next(module.parameters()).device
     module.eval()
-    keys, outputs, counts = [], [], []
+    head = module.objective.head
+    keys, features, outputs, counts = [], [], [], []
     with torch.inference_mode(), autocast(precision, device):
         for batch in dataloader:
-            images = batch["image"].to(device, non_blocking=True)
-            outputs.append(module.predict_head(images).float().cpu())
+            batch_features = module(module.augment.eval_view(batch["image"].to(device)))
+            features.append(batch_features.float().cpu())
+            if head is not None:
+                outputs.append(head(batch_features).float().cpu())
             counts.append(batch["counts"].cpu())
             keys.extend(batch["key"])
     return {
         "key": keys,
-        "concentrations": torch.cat(outputs).numpy(),
+        "features": torch.cat(features),
+        "concentrations": torch.cat(outputs).numpy() if head is not None else None,
         "counts": torch.cat(counts).numpy(),
     }

@@ -19,7 +19,7 @@ from gz_evo.datasets.pretraining import (
     RankZeroDataset,
 )
 from gz_evo.datasets.shards import ShardsDataset
-from gz_evo.models import load_encoder
+from gz_evo.models import load_encoder, load_model
 from gz_evo.pipelines.pretraining import create_pipeline
 from gz_evo.pipelines.pretraining.nodes import summarise_metrics
 from tests.conftest import PROJECT_ROOT
@@ -51,6 +51,15 @@ def _catalog(tmp_path: Path, shards_path: Path) -> DataCatalog:
             "pretraining_test_predictions": AtomicParquetDataset(str(out / "predictions.parquet")),
             "pretraining_metrics": AtomicJSONDataset(str(out / "metrics.json")),
             "pretraining_mlflow_metrics": MemoryDataset(),
+            "params:pretraining_variants.hybrid": MemoryDataset(
+                {
+                    "method": "hybrid",
+                    "workdir": str(tmp_path / "hybrid_work"),
+                    "data": {"include_unlabelled": True},
+                }
+            ),
+            "hybrid.pretrained_encoder": EncoderDataset(str(out / "hybrid_encoder")),
+            "hybrid.pretraining_metrics": AtomicJSONDataset(str(out / "hybrid_metrics.json")),
         }
     )
 
@@ -90,6 +99,39 @@ def test_pipeline_writes_checkpoint_encoder_predictions_and_metrics(
     assert config["metrics"]["test_loss"] == metrics["test_loss"]
     # no temporary files left beside the outputs
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+    # the hybrid variant: its own work folder, method and metrics, the same schema and head
+    hybrid = load_encoder(out / "hybrid_encoder").gz_evo_config
+    assert hybrid["method"] == "hybrid" and hybrid["head"] == "dirichlet"
+    assert (tmp_path / "hybrid_work" / "checkpoints" / "last.ckpt").is_file()
+    hybrid_metrics = data.load("hybrid.pretraining_metrics")
+    assert hybrid_metrics["test_loss"] > 0 and hybrid_metrics["test_loss"] != metrics["test_loss"]
+
+
+def test_byol_is_one_parameter_away_and_scored_through_a_probe(
+    tmp_path: Path, shards_path: Path
+) -> None:
+    from gz_evo.pipelines.pretraining.nodes import evaluate_model, export_encoder, fit_model
+
+    shards = ShardsDataset(path=str(shards_path)).load()
+    inputs = (SCHEMA.to_dict(), tiny_params(tmp_path / "work"), AUGMENT, 0, {"method": "byol"})
+    checkpoint = fit_model(shards, *inputs)
+    predictions, metrics, _ = evaluate_model(checkpoint, shards, *inputs)
+    assert metrics["test_loss"] > 0 and len(predictions) > 0
+    bundle = export_encoder(checkpoint, metrics, *inputs)
+    assert bundle["config"]["method"] == "byol" and bundle["config"]["head"] is None
+    assert not any(name.startswith("head.") for name in bundle["state_dict"])
+    EncoderDataset(str(tmp_path / "byol_encoder")).save(bundle)
+    with pytest.raises(ValueError, match="without a supervised head"):
+        load_model(tmp_path / "byol_encoder")
+    assert load_encoder(tmp_path / "byol_encoder").gz_evo_config["method"] == "byol"
+
+
+def test_unknown_method_stops_the_run_listing_the_known_ones(tmp_path: Path) -> None:
+    from gz_evo.pipelines.pretraining.nodes import fit_model
+
+    with pytest.raises(ValueError, match=r"known methods: byol, hybrid, supervised"):
+        fit_model(None, SCHEMA.to_dict(), tiny_params(tmp_path), AUGMENT, 0, {"method": "simclr"})
 
 
 def test_only_rank_zero_saves(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

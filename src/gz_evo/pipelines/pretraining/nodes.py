@@ -69,15 +69,28 @@ def _augment(augment_params: dict, seed: int) -> Any:
     return GalaxyAugment.from_params(augment_params, seed=seed)
 
 
-def fit_model(
-    image_shards: Any, schema_dict: dict, params: dict, augment_params: dict, seed: int
-) -> str:
-    """Train (or resume) on the shards; the chosen checkpoint's path ("" on ranks > 0)."""
+def _config(params: dict, changes: dict | None) -> Any:
     from gz_evo.training.config import PretrainingConfig
+
+    return PretrainingConfig.from_params(params, changes)
+
+
+def fit_model(
+    image_shards: Any,
+    schema_dict: dict,
+    params: dict,
+    augment_params: dict,
+    seed: int,
+    changes: dict | None = None,
+) -> str:
+    """Train (or resume) on the shards; the chosen checkpoint's path ("" on ranks > 0).
+
+    ``changes``: a variant's changes to ``params`` (``pretraining_variants.<name>``).
+    """
     from gz_evo.training.data import GZEvoDataModule
     from gz_evo.training.run import fit
 
-    config = PretrainingConfig.from_params(params)
+    config = _config(params, changes)
     schema = Schema.from_dict(schema_dict)
     datamodule = GZEvoDataModule.from_config(image_shards, schema, config.data, seed)
     checkpoint = fit(datamodule, config, schema, seed, _augment(augment_params, seed))
@@ -91,34 +104,37 @@ def evaluate_model(
     params: dict,
     augment_params: dict,
     seed: int,
+    changes: dict | None = None,
 ) -> tuple[pd.DataFrame, dict, dict]:
     """Val and test metrics and test predictions of the trained model (rank 0).
 
-    Returns the prediction table, the DVC metrics summary and the kedro-mlflow metrics.
+    A method without a supervised head (byol) is scored through a Dirichlet linear probe fitted
+    on the frozen features of the training galaxies. Returns the prediction table, the DVC
+    metrics summary and the kedro-mlflow metrics.
     """
     if checkpoint is None:  # rank > 0
         return pd.DataFrame(), {}, {}
     from gz_evo.evaluation.dirichlet import evaluation_metrics, prediction_table
-    from gz_evo.training.config import PretrainingConfig
     from gz_evo.training.data import GZEvoDataModule
     from gz_evo.training.run import evaluation_device, predict, restore
 
-    config = PretrainingConfig.from_params(params)
+    config = _config(params, changes)
     schema = Schema.from_dict(schema_dict)
     module, progress = restore(checkpoint, config, schema, _augment(augment_params, seed))
     module.to(evaluation_device(config.trainer))
     datamodule = GZEvoDataModule.from_config(image_shards, schema, config.data, seed)
-    evaluation, precision = config.evaluation, config.trainer.precision
+    evaluation = config.evaluation
+    outputs = {
+        split: predict(module, datamodule.dataloader(split), config.trainer.precision)
+        for split in ("val", "test")
+    }
+    if module.objective.head is None:
+        _probe(module, datamodule, config, schema, outputs, seed)
     metrics: dict[str, float] = {}
-    outputs = {}
-    for split, loader in (
-        ("val", datamodule.val_dataloader()),
-        ("test", datamodule.test_dataloader()),
-    ):
-        outputs[split] = predict(module, loader, precision)
+    for split, output in outputs.items():
         metrics |= evaluation_metrics(
-            outputs[split]["concentrations"],
-            outputs[split]["counts"],
+            output["concentrations"],
+            output["counts"],
             schema,
             split,
             evaluation.min_votes,
@@ -130,7 +146,9 @@ def evaluate_model(
     predictions = prediction_table(test["key"], test["concentrations"], schema, evaluation.interval)
     summary, mlflow_metrics = summarise_metrics(metrics)
     logger.info(
-        "pretraining: val loss %.3f (uniform concentrations %.3f), test loss %.3f (uniform %.3f)",
+        "pretraining (%s): val loss %.3f (uniform concentrations %.3f), test loss %.3f "
+        "(uniform %.3f)",
+        config.method,
         summary.get("val_loss", float("nan")),
         summary.get("val_uniform_loss", float("nan")),
         summary.get("test_loss", float("nan")),
@@ -139,28 +157,55 @@ def evaluate_model(
     return predictions, summary, mlflow_metrics
 
 
+def _probe(module: Any, datamodule: Any, config: Any, schema: Schema, outputs: dict, seed: int):
+    """Fill ``outputs[split]["concentrations"]`` from a Dirichlet probe on frozen features."""
+    import torch
+
+    from gz_evo.evaluation.probe import fit_dirichlet_probe
+    from gz_evo.training.run import predict
+
+    train = predict(module, datamodule.dataloader("train"), config.trainer.precision)
+    logger.info(
+        "pretraining: %s has no supervised head; fitting a Dirichlet probe on %d frozen features",
+        config.method,
+        len(train["key"]),
+    )
+    probe = fit_dirichlet_probe(
+        train["features"],
+        torch.as_tensor(train["counts"]),
+        schema,
+        head=config.model.head,
+        steps=config.evaluation.probe_steps,
+        lr=config.evaluation.probe_lr,
+        seed=seed,
+    )
+    with torch.inference_mode():
+        for output in outputs.values():
+            output["concentrations"] = probe(output["features"]).numpy()
+
+
 def export_encoder(
     checkpoint: str | None,
+    metrics: dict | None,
     schema_dict: dict,
     params: dict,
     augment_params: dict,
     seed: int,
-    metrics: dict,
+    changes: dict | None = None,
 ) -> dict:
-    """The encoder + supervised head bundle (safetensors + config) of the trained model."""
+    """The encoder (+ supervised head, if the method has one) bundle of the trained model."""
     if checkpoint is None:  # rank > 0
         return {}
     from dataclasses import asdict
 
     from gz_evo.models.bundle import encoder_bundle
-    from gz_evo.training.config import PretrainingConfig
     from gz_evo.training.run import restore
 
-    config = PretrainingConfig.from_params(params)
+    config = _config(params, changes)
     augment = _augment(augment_params, seed)
     module, _ = restore(checkpoint, config, Schema.from_dict(schema_dict), augment)
     headline = {key: metrics[key] for key in _HEADLINE if key in metrics}
-    bundle = encoder_bundle(
+    return encoder_bundle(
         module.encoder,
         module.objective.head,
         {**asdict(config.model), "method": config.method},
@@ -169,4 +214,3 @@ def export_encoder(
         {"mean": augment.mean.flatten().tolist(), "std": augment.std.flatten().tolist()},
         extra={"seed": seed, "metrics": headline, "augment": augment.config()},
     )
-    return bundle
