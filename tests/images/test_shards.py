@@ -13,7 +13,15 @@ import pytest
 
 from gz_evo.images.build import ShardSpec, build_shards
 from gz_evo.images.decode import load_galaxy
-from gz_evo.images.shards import ShardSet, ShardWriter, iter_plan, iter_shard, plan_epoch
+from gz_evo.images.shards import (
+    ShardInfo,
+    ShardSet,
+    ShardWriter,
+    epoch_window,
+    iter_plan,
+    iter_shard,
+    plan_epoch,
+)
 from tests.images.galaxies import ANSWERS, catalog, galaxy, unlabelled
 
 
@@ -212,6 +220,69 @@ def test_partial_shard_reads_skip_to_the_start(tmp_path: Path) -> None:
     for start, stop in itertools.combinations(range(11), 2):
         keys = [s["key"] for s in iter_shard(url, start, stop, "npy")]
         assert keys == [f"k{i}" for i in range(start, stop)]
+
+
+def _window_samples(shards: list[ShardInfo], count: int, epoch: int) -> list[tuple[str, int]]:
+    """(shard url, position in the shard file) of every sample of an epoch's window, in order."""
+    sizes = {shard.url: shard.n_samples for shard in shards}
+    samples = []
+    for piece in epoch_window(shards, count, epoch):
+        assert piece.n_samples > 0 and piece.start + piece.n_samples <= sizes[piece.url]
+        assert piece.labelled is False  # pieces keep everything but their extent
+        samples += [(piece.url, piece.start + i) for i in range(piece.n_samples)]
+    return samples
+
+
+@pytest.mark.parametrize("sizes", [[5, 3, 7, 1], [4, 4, 4, 4], [16], [1, 1, 1, 13]])
+@pytest.mark.parametrize("count", [1, 3, 4, 5, 8, 15])
+def test_epoch_windows_rotate_through_every_sample_before_repeating(
+    sizes: list[int], count: int
+) -> None:
+    shards = [ShardInfo(f"u{i}", n, labelled=False) for i, n in enumerate(sizes)]
+    stream = [(shard.url, position) for shard in shards for position in range(shard.n_samples)]
+    total = len(stream)
+    epochs = -(-total // count)
+    windows = [_window_samples(shards, count, epoch) for epoch in range(epochs + 2)]
+    assert all(len(window) == count for window in windows)
+    seen = [sample for window in windows for sample in window]
+    # one stream, read on where the last epoch stopped, wrapping around its end
+    assert seen == [stream[i % total] for i in range(count * (epochs + 2))]
+    assert sorted(seen[:total]) == sorted(stream)  # every sample once before any repeats
+    if total % count == 0:  # whole cycles: each sample exactly once per total / count epochs
+        assert sorted(seen[: epochs * count]) == sorted(stream)
+
+
+def test_epoch_window_wraps_across_shard_boundaries_in_pieces() -> None:
+    shards = [ShardInfo(f"u{i}", n, labelled=False) for i, n in enumerate([5, 3, 7, 1])]
+    # epoch 2 of 6 per epoch starts at sample 12: the last 3 of u2, u3, then the first 2 of u0
+    assert epoch_window(shards, 6, 2) == [
+        ShardInfo("u2", 3, False, start=4),
+        ShardInfo("u3", 1, False, start=0),
+        ShardInfo("u0", 2, False, start=0),
+    ]
+    assert epoch_window(shards, 0, 3) == []
+    assert epoch_window(shards, 16, 3) == shards  # all of them: the shards unchanged
+    with pytest.raises(ValueError, match="count must be >= 0"):
+        epoch_window(shards, -1, 0)
+
+
+def test_shard_pieces_are_read_from_their_start(tmp_path: Path) -> None:
+    with ShardWriter(tmp_path, "unlabelled", samples_per_shard=5, encoding="npy") as writer:
+        for i in range(10):
+            writer.add(f"k{i}", np.full((4, 4, 3), i, np.uint8), np.array([0], np.int32))
+    shards = [
+        ShardInfo(str(tmp_path / "unlabelled" / f"unlabelled-00000{n}.tar"), 5, False)
+        for n in range(2)
+    ]
+    piece = ShardInfo(shards[0].url, 3, False, start=2)
+    keys = [s["key"] for s in iter_plan([piece], [(0, 1, 3)], "npy")]
+    assert keys == ["k3", "k4"]  # positions 1:3 of the piece = 3:5 of the shard file
+    window = epoch_window(shards, 4, 2)  # samples 8, 9, then 0, 1
+    segments = [(i, 0, piece.n_samples) for i, piece in enumerate(window)]
+    samples = list(iter_plan(window, segments, "npy"))
+    assert [s["key"] for s in samples] == ["k8", "k9", "k0", "k1"]
+    assert [int(s["image"][0, 0, 0]) for s in samples] == [8, 9, 0, 1]
+    assert not any(s["labelled"] for s in samples)
 
 
 def test_shards_stream_from_an_fsspec_url(tmp_path: Path) -> None:

@@ -8,10 +8,18 @@ import pandas as pd
 import pytest
 import torch
 
+from gz_evo.config import ConfigError, from_params
 from gz_evo.images import ShardSet
 from gz_evo.images.build import ShardSpec, build_shards
 from gz_evo.schema import Question, Schema
-from gz_evo.training.data import BATCH_KEYS, DownstreamDataModule, GZEvoDataModule
+from gz_evo.training.config import DataConfig
+from gz_evo.training.data import (
+    BATCH_KEYS,
+    DownstreamDataModule,
+    EpochDataLoader,
+    GZEvoDataModule,
+    ShardStream,
+)
 from tests.images.galaxies import ANSWERS, catalog, encode, galaxy, unlabelled
 
 SCHEMA = Schema(
@@ -38,7 +46,7 @@ def _keys(loader) -> list[str]:
 
 def test_batches_follow_the_contract(shards: ShardSet) -> None:
     module = GZEvoDataModule(
-        shards, SCHEMA.to_dict(), batch_size=8, seed=1, include_unlabelled=True
+        shards, SCHEMA.to_dict(), batch_size=8, seed=1, unlabelled_fraction=1.0
     )
     batches = list(module.train_dataloader())
     batch = batches[0]
@@ -117,6 +125,123 @@ def test_order_is_seeded_and_changes_each_epoch(shards: ShardSet) -> None:
     assert other_seed != epoch0_a
     assert first.state_dict() == {"next_epoch": 2}
     assert first.steps_per_epoch() == -(-shards.n_samples("train") // 4)
+
+
+def _batches(loader, epochs: int) -> list[dict]:
+    return [batch for _ in range(epochs) for batch in loader]
+
+
+def _same_batches(first: list[dict], second: list[dict]) -> bool:
+    return len(first) == len(second) and all(
+        a["key"] == b["key"]
+        and torch.equal(a["image"], b["image"])
+        and torch.equal(a["counts"], b["counts"])
+        and torch.equal(a["labelled"], b["labelled"])
+        for a, b in zip(first, second, strict=True)
+    )
+
+
+def _split_keys(shards: ShardSet, split: str) -> set[str]:
+    return set(shards.samples().query(f"split == '{split}'")["key"])
+
+
+@pytest.mark.parametrize("fraction, splits", [(0.0, ["train"]), (1.0, ["train", "unlabelled"])])
+def test_no_or_all_unlabelled_stream_exactly_the_plain_splits(
+    shards: ShardSet, fraction: float, splits: list[str]
+) -> None:
+    """0 streams what the train split alone did (include_unlabelled false), 1 train + unlabelled."""
+    module = GZEvoDataModule(
+        shards, SCHEMA, batch_size=4, seed=3, shuffle_buffer=8, unlabelled_fraction=fraction
+    )
+    plain = ShardStream(
+        [shard for split in splits for shard in shards.shards(split)],
+        shards.encoding,
+        SCHEMA.n_answers,
+        seed=3,
+        shuffle=True,
+        shuffle_buffer=8,
+        even=True,
+        batch_size=4,
+    )
+    expected = _batches(EpochDataLoader(plain, batch_size=4), epochs=2)
+    assert _same_batches(_batches(module.train_dataloader(), epochs=2), expected)
+    assert module.train_splits() == splits
+    assert module.steps_per_epoch() == len(expected) // 2
+
+
+def test_a_fraction_of_the_unlabelled_rotates_through_epochs(
+    shards: ShardSet, caplog: pytest.LogCaptureFixture
+) -> None:
+    train, unlabelled = _split_keys(shards, "train"), _split_keys(shards, "unlabelled")
+    module = GZEvoDataModule(
+        shards, SCHEMA, batch_size=4, seed=3, shuffle_buffer=8, unlabelled_fraction=0.5
+    )
+    per_epoch = round(0.5 * len(unlabelled))  # 6 of 11
+    assert module.unlabelled_per_epoch == per_epoch
+    with caplog.at_level("INFO", logger="gz_evo.training.data"):
+        loader = module.train_dataloader()
+    assert f"{len(train)} labelled and {per_epoch} unlabelled galaxies" in caplog.text
+    windows = []
+    for _ in range(3):
+        batches = list(loader)
+        assert len(batches) == len(loader) == module.steps_per_epoch()
+        assert len(batches) == -(-(len(train) + per_epoch) // 4)
+        keys = [key for batch in batches for key in batch["key"]]
+        flags = torch.cat([batch["labelled"] for batch in batches]).tolist()
+        counts = torch.cat([batch["counts"] for batch in batches])
+        assert len(keys) == len(set(keys))
+        assert {k for k, flag in zip(keys, flags, strict=True) if flag} == train
+        window = {k for k, flag in zip(keys, flags, strict=True) if not flag}
+        assert len(window) == per_epoch and window <= unlabelled
+        assert (counts[~torch.tensor(flags)] == 0).all()
+        spots = [i for i, flag in enumerate(flags) if not flag]
+        assert spots[-1] - spots[0] >= per_epoch  # shuffled in among the labelled, not one block
+        windows.append(window)
+    assert windows[0] != windows[1] and windows[0] | windows[1] == unlabelled
+    assert not _split_keys(shards, "val") ^ set(_keys(module.val_dataloader()))
+    assert not _split_keys(shards, "test") ^ set(_keys(module.test_dataloader()))
+
+
+def test_a_fraction_of_the_unlabelled_on_two_ranks_by_two_workers(shards: ShardSet) -> None:
+    train, unlabelled = _split_keys(shards, "train"), _split_keys(shards, "unlabelled")
+    module = GZEvoDataModule(shards, SCHEMA, batch_size=3, num_workers=2, unlabelled_fraction=0.5)
+    per_epoch = module.unlabelled_per_epoch
+    windows = []
+    for epoch in range(2):
+        per_rank = []
+        for rank in range(2):
+            stream = module.train_stream()
+            stream.set_distributed(rank, 2)
+            stream.set_epoch(epoch)
+            loader = torch.utils.data.DataLoader(stream, batch_size=3, num_workers=2)
+            batches = list(loader)
+            assert len(batches) == len(loader)
+            per_rank.append([key for batch in batches for key in batch["key"]])
+            assert len(per_rank[-1]) == len(stream) == -(-(len(train) + per_epoch) // 2)
+        both = per_rank[0] + per_rank[1]
+        assert len(both) - len(set(both)) <= 1  # padding to equal length repeats at most one
+        assert set(both) & train == train
+        windows.append(set(both) & unlabelled)
+        assert len(windows[-1]) == per_epoch  # both ranks read the same window, split between them
+    assert windows[0] != windows[1] and windows[0] | windows[1] == unlabelled
+
+
+@pytest.mark.parametrize("fraction", [-0.1, 1.5, float("nan"), True, "0.5", None])
+def test_a_fraction_outside_zero_to_one_is_refused(shards: ShardSet, fraction: object) -> None:
+    message = r"pretraining.data.unlabelled_fraction must be a number in \[0, 1\]"
+    with pytest.raises(ValueError, match=message):
+        GZEvoDataModule(shards, SCHEMA, unlabelled_fraction=fraction)
+    params = {
+        "batch_size": 4,
+        "num_workers": 0,
+        "shuffle_buffer": 8,
+        "pin_memory": False,
+        "unlabelled_fraction": fraction,
+    }
+    with pytest.raises(ConfigError, match=r"pretraining\.data\.unlabelled_fraction"):
+        from_params(DataConfig, params, "pretraining.data")
+    config = from_params(DataConfig, {**params, "unlabelled_fraction": 1}, "pretraining.data")
+    assert GZEvoDataModule.from_config(shards, SCHEMA, config, seed=0).unlabelled_fraction == 1.0
 
 
 def test_data_module_accepts_a_path_and_reports_image_size(shards: ShardSet) -> None:

@@ -17,6 +17,8 @@ Splitting (:func:`plan_epoch`) is at sample level: the epoch's stream (shards in
 order) is cut into one contiguous range per DDP rank and then per DataLoader worker, so every galaxy
 is read exactly once per epoch however many shards there are; ``even=True`` pads ranks to equal
 length by wrapping around (as torch's DistributedSampler does), which DDP training needs.
+:func:`epoch_window` picks a different contiguous part of a split each epoch (shard pieces, the
+unlabelled galaxies mixed into training), rotating so that every sample comes once before repeats.
 Nothing here imports torch: the Kedro images stage only writes.
 """
 
@@ -26,8 +28,8 @@ import io
 import json
 import math
 import tarfile
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -209,11 +211,14 @@ def write_index(
 # ---- the handle ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ShardInfo:
-    """One shard: where it is, how many samples, whether they carry votes."""
+    """One shard, or a contiguous piece of one: where it is, how many samples, whether they carry
+    votes, and ``start``, the position of its first sample in the shard file (0 for a whole shard;
+    pieces come from :func:`epoch_window`)."""
 
     url: str
     n_samples: int
     labelled: bool
+    start: int = 0
 
 
 @dataclass(frozen=True)
@@ -279,6 +284,34 @@ def shard_order(n_shards: int, seed: int, epoch: int, shuffle: bool) -> list[int
     if not shuffle:
         return list(range(n_shards))
     return np.random.default_rng([seed, epoch]).permutation(n_shards).tolist()
+
+
+def epoch_window(shards: Sequence[ShardInfo], count: int, epoch: int) -> list[ShardInfo]:
+    """``count`` samples of the concatenated ``shards`` for this epoch, as shard pieces in order.
+
+    Epoch ``e``'s window starts at ``(e * count) % total`` and wraps around the end, so successive
+    epochs read successive windows of one rotating stream: every sample is used once before any is
+    used again (over ``total / count`` epochs when ``count`` divides ``total``). Pieces never cross
+    shard boundaries, so reads stay sequential. ``count >= total`` gives the shards unchanged, 0
+    none. The same on every rank and worker (it depends on the epoch alone).
+    """
+    shards = list(shards)
+    total = sum(shard.n_samples for shard in shards)
+    if count < 0:
+        raise ValueError(f"epoch_window: count must be >= 0, got {count}")
+    if count >= total:
+        return shards
+    pieces: list[ShardInfo] = []
+    position, left = epoch * count % total, count
+    offsets = np.concatenate([[0], np.cumsum([shard.n_samples for shard in shards])])
+    while left > 0:
+        slot = int(np.searchsorted(offsets, position, side="right") - 1)
+        shard = shards[slot]
+        first = position - int(offsets[slot])
+        take = min(left, shard.n_samples - first)
+        pieces.append(replace(shard, n_samples=take, start=shard.start + first))
+        position, left = (position + take) % total, left - take
+    return pieces
 
 
 def rank_range(total: int, rank: int, world_size: int, even: bool) -> tuple[int, int]:
@@ -420,9 +453,13 @@ def iter_plan(
     storage_options: dict | None = None,
     decode: bool = True,
 ) -> Iterator[dict[str, Any]]:
-    """Read a plan's segments in order; each sample also gets ``labelled`` from its shard."""
+    """Read a plan's segments in order; each sample also gets ``labelled`` from its shard.
+
+    Segment positions count from the shard's (or shard piece's) ``start``.
+    """
     for shard_number, start, stop in segments:
         shard = shards[shard_number]
-        for sample in iter_shard(shard.url, start, stop, encoding, storage_options, decode):
+        first, last = shard.start + start, shard.start + stop
+        for sample in iter_shard(shard.url, first, last, encoding, storage_options, decode):
             sample["labelled"] = shard.labelled
             yield sample

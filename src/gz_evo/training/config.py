@@ -12,18 +12,32 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from gz_evo.config import as_params, from_params, merged
+from gz_evo.config import ConfigError, as_params, from_params, merged
+
+
+def check_unlabelled_fraction(value: Any) -> float:
+    """``value`` as a float if it is a number in [0, 1], else a ConfigError naming the key."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise ConfigError(
+            "pretraining.data.unlabelled_fraction must be a number in [0, 1] (0: no unlabelled "
+            f"galaxies, 1: the whole unlabelled split each epoch), got {value!r}"
+        )
+    return float(value)
 
 
 @dataclass(frozen=True)
 class DataConfig:
-    """How batches are read: per-device ``batch_size``, loader workers, shuffling, unlabelled."""
+    """How batches are read: per-device ``batch_size``, loader workers, shuffling, and the share
+    of the unlabelled split mixed into each training epoch (``unlabelled_fraction``, 0 to 1)."""
 
     batch_size: int
     num_workers: int
     shuffle_buffer: int
     pin_memory: bool
-    include_unlabelled: bool
+    unlabelled_fraction: float
+
+    def __post_init__(self) -> None:
+        check_unlabelled_fraction(self.unlabelled_fraction)
 
 
 @dataclass(frozen=True)

@@ -13,16 +13,21 @@ the training core read any of them::
 
     shards = catalog.load("image_shards")                     # a ShardSet handle
     dm = GZEvoDataModule(shards, schema, batch_size=64, num_workers=4, seed=42,
-                         include_unlabelled=True)
+                         unlabelled_fraction=0.5)
     batch = next(iter(dm.train_dataloader()))
 
 Each pass over a train loader is one epoch: its shard order and shuffle buffer are seeded by
 ``(seed, epoch)``, and under DDP each rank reads its own contiguous part of the epoch's stream
 (:func:`gz_evo.images.shards.plan_epoch`), padded to equal length so ranks step together.
+``unlabelled_fraction`` mixes ``round(fraction * N_unlabelled)`` unlabelled galaxies into every
+training epoch: a different contiguous window of the (build-time shuffled) unlabelled split each
+epoch, rotating through it (:func:`gz_evo.images.shards.epoch_window`), so every unlabelled galaxy
+comes once before any repeats; the epoch's length stays the same.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import warnings
 from collections.abc import Iterator, Sequence
@@ -40,13 +45,16 @@ from gz_evo.images.shards import (
     ShardInfo,
     ShardSet,
     decode_pixels,
+    epoch_window,
     iter_plan,
     plan_epoch,
     rank_range,
     shuffled,
 )
 from gz_evo.schema import Schema
-from gz_evo.training.config import DataConfig
+from gz_evo.training.config import DataConfig, check_unlabelled_fraction
+
+logger = logging.getLogger(__name__)
 
 #: keys of every batch; GZ-Evo batches add ``counts``, downstream batches ``labels``
 BATCH_KEYS = ("image", "key", "labelled")
@@ -86,7 +94,10 @@ class ShardStream(IterableDataset):
     """Stream samples of some shards: this rank's and this worker's part of the epoch only.
 
     ``column_index`` maps the shards' answer columns to the schema's order (counts of the schema
-    column ``j`` come from shard column ``column_index[j]``).
+    column ``j`` come from shard column ``column_index[j]``). ``window_shards`` and
+    ``window_size`` add, each epoch, that epoch's :func:`epoch_window` of ``window_size`` samples
+    of ``window_shards`` to ``shards`` (the unlabelled galaxies of a training epoch): the shard
+    order and the shuffle buffer mix them with the others, and the length stays the same.
     """
 
     def __init__(
@@ -102,10 +113,17 @@ class ShardStream(IterableDataset):
         batch_size: int = 1,
         column_index: np.ndarray | None = None,
         storage_options: dict | None = None,
+        window_shards: Sequence[ShardInfo] = (),
+        window_size: int = 0,
     ) -> None:
         super().__init__()
         self.batch_size = int(batch_size)
         self.shards = list(shards)
+        self.window_shards = list(window_shards)
+        available = sum(shard.n_samples for shard in self.window_shards)
+        if not 0 <= window_size <= available:
+            raise ValueError(f"window_size must be in [0, {available}], got {window_size}")
+        self.window_size = int(window_size)
         self.encoding, self.n_answers = encoding, n_answers
         self.seed, self.shuffle, self.shuffle_buffer, self.even = (
             seed,
@@ -123,9 +141,16 @@ class ShardStream(IterableDataset):
     def set_distributed(self, rank: int, world_size: int) -> None:
         self.rank, self.world_size = int(rank), int(world_size)
 
+    def epoch_shards(self) -> list[ShardInfo]:
+        """This epoch's shards: ``shards``, then this epoch's window of ``window_shards``."""
+        if not self.window_size:
+            return self.shards
+        return self.shards + epoch_window(self.window_shards, self.window_size, self.epoch)
+
     def plan(self, worker: int = 0, num_workers: int = 1) -> list[tuple[int, int, int]]:
+        """``(shard, start, stop)`` segments of :meth:`epoch_shards` this rank and worker read."""
         return plan_epoch(
-            [shard.n_samples for shard in self.shards],
+            [shard.n_samples for shard in self.epoch_shards()],
             seed=self.seed,
             epoch=self.epoch,
             shuffle=self.shuffle,
@@ -139,7 +164,7 @@ class ShardStream(IterableDataset):
 
     def __len__(self) -> int:
         """Samples this rank reads per epoch (the DataLoader's length is exact: see plan_epoch)."""
-        total = sum(shard.n_samples for shard in self.shards)
+        total = sum(shard.n_samples for shard in self.shards) + self.window_size
         start, stop = rank_range(total, self.rank, self.world_size, self.even)
         return stop - start if total else 0
 
@@ -148,7 +173,7 @@ class ShardStream(IterableDataset):
         worker, num_workers = (0, 1) if info is None else (info.id, info.num_workers)
         segments = self.plan(worker, num_workers)
         samples = iter_plan(
-            self.shards, segments, self.encoding, self.storage_options, decode=False
+            self.epoch_shards(), segments, self.encoding, self.storage_options, decode=False
         )
         if self.shuffle:
             rng = np.random.default_rng([self.seed, self.epoch, self.rank, worker])
@@ -207,7 +232,10 @@ class GZEvoDataModule(L.LightningDataModule):
         schema: the GZ-Evo schema (object, dict or JSON); fixes the order of ``counts``.
         batch_size, num_workers: as for a DataLoader; batches are formed per worker.
         seed: seeds shard order and shuffling, with the epoch.
-        include_unlabelled: mix the unlabelled split into training batches (``labelled`` False).
+        unlabelled_fraction: share of the unlabelled split mixed into each training epoch
+            (``labelled`` False, zero counts): 0 none, 1 all of it, else a rotating window of
+            ``round(fraction * N_unlabelled)`` galaxies, different each epoch. Validation and
+            test loaders never include unlabelled galaxies.
         shuffle_buffer: samples held per worker for shuffling.
         pin_memory, prefetch_factor: passed to the DataLoaders.
     """
@@ -219,7 +247,7 @@ class GZEvoDataModule(L.LightningDataModule):
         batch_size: int = 32,
         num_workers: int = 0,
         seed: int = 42,
-        include_unlabelled: bool = False,
+        unlabelled_fraction: float = 0.0,
         shuffle_buffer: int = 1000,
         pin_memory: bool = False,
         prefetch_factor: int | None = None,
@@ -229,7 +257,7 @@ class GZEvoDataModule(L.LightningDataModule):
         self.shards = shards if isinstance(shards, ShardSet) else ShardSet.open(shards)
         self.schema = _as_schema(schema)
         self.batch_size, self.num_workers, self.seed = batch_size, num_workers, seed
-        self.include_unlabelled = include_unlabelled
+        self.unlabelled_fraction = check_unlabelled_fraction(unlabelled_fraction)
         self.shuffle_buffer, self.pin_memory = shuffle_buffer, pin_memory
         self.prefetch_factor, self.storage_options = prefetch_factor, storage_options
         self.column_index = column_index(self.shards.answer_columns, self.schema.answer_columns)
@@ -246,7 +274,7 @@ class GZEvoDataModule(L.LightningDataModule):
             batch_size=config.batch_size,
             num_workers=config.num_workers,
             seed=seed,
-            include_unlabelled=config.include_unlabelled,
+            unlabelled_fraction=config.unlabelled_fraction,
             shuffle_buffer=config.shuffle_buffer,
             pin_memory=config.pin_memory,
         )
@@ -261,8 +289,16 @@ class GZEvoDataModule(L.LightningDataModule):
             return trainer.global_rank, trainer.world_size
         return _distributed()
 
-    def stream(self, splits: Sequence[str], shuffle: bool, even: bool) -> ShardStream:
-        """A :class:`ShardStream` over the given splits, for this process's rank."""
+    @property
+    def unlabelled_per_epoch(self) -> int:
+        """Unlabelled galaxies in each training epoch: ``round(fraction * N_unlabelled)``."""
+        return round(self.unlabelled_fraction * self.shards.n_samples("unlabelled"))
+
+    def stream(
+        self, splits: Sequence[str], shuffle: bool, even: bool, unlabelled: int = 0
+    ) -> ShardStream:
+        """A :class:`ShardStream` over the given splits, for this process's rank, plus a rotating
+        window of ``unlabelled`` galaxies of the unlabelled split each epoch."""
         shards = [shard for split in splits for shard in self.shards.shards(split)]
         stream = ShardStream(
             shards,
@@ -275,18 +311,24 @@ class GZEvoDataModule(L.LightningDataModule):
             batch_size=self.batch_size,
             column_index=self.column_index,
             storage_options=self.storage_options,
+            window_shards=self.shards.shards("unlabelled") if unlabelled else (),
+            window_size=unlabelled,
         )
         stream.set_distributed(*self._rank())
         return stream
 
     def dataloader(
-        self, splits: str | Sequence[str], shuffle: bool = False, even: bool = False
+        self,
+        splits: str | Sequence[str],
+        shuffle: bool = False,
+        even: bool = False,
+        unlabelled: int = 0,
     ) -> EpochDataLoader:
-        """A loader over one split or several (each pass = next epoch)."""
+        """A loader over one split or several (each pass = next epoch); see :meth:`stream`."""
         splits = [splits] if isinstance(splits, str) else list(splits)
         extra = {"prefetch_factor": self.prefetch_factor} if self.num_workers else {}
         return EpochDataLoader(
-            self.stream(splits, shuffle=shuffle, even=even),
+            self.stream(splits, shuffle=shuffle, even=even, unlabelled=unlabelled),
             batch_size=self.batch_size,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
@@ -295,12 +337,39 @@ class GZEvoDataModule(L.LightningDataModule):
         )
 
     def train_splits(self) -> list[str]:
-        return ["train", "unlabelled"] if self.include_unlabelled else ["train"]
+        """The splits training epochs draw from (``unlabelled`` only in part, see above)."""
+        return ["train", "unlabelled"] if self.unlabelled_per_epoch else ["train"]
+
+    def train_stream(self) -> ShardStream:
+        """The training stream: the train split and this epoch's unlabelled window, shuffled."""
+        return self.stream(["train"], shuffle=True, even=True, unlabelled=self.unlabelled_per_epoch)
 
     def train_dataloader(self) -> EpochDataLoader:
         if self._train_loader is None:
-            self._train_loader = self.dataloader(self.train_splits(), shuffle=True, even=True)
+            self._log_training_mix()
+            self._train_loader = self.dataloader(
+                "train", shuffle=True, even=True, unlabelled=self.unlabelled_per_epoch
+            )
         return self._train_loader
+
+    def _log_training_mix(self) -> None:
+        labelled, unlabelled = self.shards.n_samples("train"), self.unlabelled_per_epoch
+        available = self.shards.n_samples("unlabelled")
+        if self.unlabelled_fraction and not available:
+            logger.warning(
+                "pretraining.data.unlabelled_fraction is %g but the shards have no unlabelled "
+                "galaxies: training on the labelled ones alone",
+                self.unlabelled_fraction,
+            )
+        logger.info(
+            "Each training epoch streams %d labelled and %d unlabelled galaxies (%.1f%% "
+            "unlabelled): unlabelled_fraction %g of the %d in the unlabelled split",
+            labelled,
+            unlabelled,
+            100 * unlabelled / max(labelled + unlabelled, 1),
+            self.unlabelled_fraction,
+            available,
+        )
 
     def val_dataloader(self) -> EpochDataLoader:
         return self.dataloader("val")
@@ -315,8 +384,9 @@ class GZEvoDataModule(L.LightningDataModule):
         return self.dataloader("unlabelled")
 
     def steps_per_epoch(self, splits: Sequence[str] | None = None) -> int:
-        """Training batches per epoch on this rank (= ``len(train_dataloader())``)."""
-        stream = self.stream(splits or self.train_splits(), shuffle=True, even=True)
+        """Training batches per epoch on this rank (= ``len(train_dataloader())``); ``splits``:
+        of a training loader over those splits instead."""
+        stream = self.stream(splits, shuffle=True, even=True) if splits else self.train_stream()
         return math.ceil(len(stream) / self.batch_size)
 
     def state_dict(self) -> dict[str, Any]:

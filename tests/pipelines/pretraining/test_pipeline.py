@@ -55,7 +55,7 @@ def _catalog(tmp_path: Path, shards_path: Path) -> DataCatalog:
                 {
                     "method": "hybrid",
                     "workdir": str(tmp_path / "hybrid_work"),
-                    "data": {"include_unlabelled": True},
+                    "data": {"unlabelled_fraction": 1.0},
                 }
             ),
             "hybrid.pretrained_encoder": EncoderDataset(str(out / "hybrid_encoder")),
