@@ -13,6 +13,7 @@ from gz_evo.images.build import ShardSpec, build_shards
 from gz_evo.schema import Question, Schema
 from gz_evo.training.data import BATCH_KEYS, DownstreamDataModule, GZEvoDataModule
 from tests.images.galaxies import ANSWERS, catalog, encode, galaxy, unlabelled
+from tests.training.downstream import downstream_catalog as _downstream
 
 SCHEMA = Schema(
     (
@@ -122,23 +123,6 @@ def test_order_is_seeded_and_changes_each_epoch(shards: ShardSet) -> None:
 def test_data_module_accepts_a_path_and_reports_image_size(shards: ShardSet) -> None:
     module = GZEvoDataModule(shards.root, SCHEMA.to_json())
     assert module.image_size == 16 and module.shards.index == shards.index
-
-
-def _downstream(tmp_path: Path, n: int = 20) -> pd.DataFrame:
-    rows = []
-    for i in range(n):
-        path = tmp_path / f"d{i}.png"
-        path.write_bytes(encode(galaxy(24, seed=100 + i)))
-        rows.append(
-            {
-                "id_str": f"d{i}",
-                "image_path": str(path),
-                "ring": i % 2,
-                "tidal": ["none", "shell", "stream"][i % 3],
-                "fraction": i / n,
-            }
-        )
-    return pd.DataFrame(rows)
 
 
 def test_downstream_module_splits_labels_and_is_deterministic(tmp_path: Path) -> None:
