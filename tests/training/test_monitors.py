@@ -40,25 +40,31 @@ def _monitor(catalog) -> KNNMonitor:
     return monitor
 
 
-def _fit(schema, workdir: Path, callbacks=None) -> dict:
+def _fit(schema, workdir: Path, callbacks=None, **trainer) -> dict:
     """Two epochs on the synthetic galaxies (seed 0); the last checkpoint's state_dict."""
-    config = tiny_config(workdir)
+    config = tiny_config(workdir, **trainer)
     datamodule = SyntheticDataModule(schema.to_dict(), n=32, size=16, batch_size=16, seed=0)
     fit(datamodule, config, schema, 0, SimpleAugment(16), callbacks=callbacks)
     last = checkpoint_dir(workdir) / "last.ckpt"
     return torch.load(last, map_location="cpu", weights_only=True)["state_dict"]
 
 
+@pytest.mark.parametrize(
+    "trainer",
+    [{}, pytest.param({"strategy": "ddp_spawn", "devices": 2}, marks=pytest.mark.slow)],
+    ids=["one-process", "ddp_spawn"],
+)
 def test_monitor_logs_knn_accuracy_into_mlflow_each_validation(
-    schema, catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    schema, catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, trainer: dict
 ) -> None:
+    """Under DDP every rank computes the same numbers; rank 0 logs them once per epoch."""
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     mlflow.set_tracking_uri(uri)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     mlflow.set_experiment("knn")
     monitor = _monitor(catalog)
     with mlflow.start_run() as run:
-        _fit(schema, tmp_path / "work", callbacks=[monitor])
+        _fit(schema, tmp_path / "work", callbacks=[monitor], **trainer)
     client = mlflow.MlflowClient(uri)
     logged = {}
     for name in ("knn/ring", "knn/tidal"):
