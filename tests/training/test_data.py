@@ -21,6 +21,7 @@ from gz_evo.training.data import (
     ShardStream,
 )
 from tests.images.galaxies import ANSWERS, catalog, encode, galaxy, unlabelled
+from tests.training.downstream import downstream_catalog as _downstream
 
 SCHEMA = Schema(
     (
@@ -247,23 +248,6 @@ def test_a_fraction_outside_zero_to_one_is_refused(shards: ShardSet, fraction: o
 def test_data_module_accepts_a_path_and_reports_image_size(shards: ShardSet) -> None:
     module = GZEvoDataModule(shards.root, SCHEMA.to_json())
     assert module.image_size == 16 and module.shards.index == shards.index
-
-
-def _downstream(tmp_path: Path, n: int = 20) -> pd.DataFrame:
-    rows = []
-    for i in range(n):
-        path = tmp_path / f"d{i}.png"
-        path.write_bytes(encode(galaxy(24, seed=100 + i)))
-        rows.append(
-            {
-                "id_str": f"d{i}",
-                "image_path": str(path),
-                "ring": i % 2,
-                "tidal": ["none", "shell", "stream"][i % 3],
-                "fraction": i / n,
-            }
-        )
-    return pd.DataFrame(rows)
 
 
 def test_downstream_module_splits_labels_and_is_deterministic(tmp_path: Path) -> None:

@@ -28,7 +28,9 @@ def test_plain_ddp_without_a_launcher_is_refused(
     check_launch(_trainer(tmp_path, strategy="ddp", devices=4, num_nodes=2))  # torchrun started us
 
 
-def test_fingerprint_ignores_hardware_and_mlflow_but_not_what_is_learnt(tmp_path: Path) -> None:
+def test_fingerprint_ignores_hardware_mlflow_and_monitors_but_not_what_is_learnt(
+    tmp_path: Path,
+) -> None:
     config = tiny_config(tmp_path)
     key = config.fingerprint({"name": "s"}, 0)
     moved = dataclasses.replace(
@@ -36,6 +38,7 @@ def test_fingerprint_ignores_hardware_and_mlflow_but_not_what_is_learnt(tmp_path
         workdir="elsewhere",
         trainer=dataclasses.replace(config.trainer, accelerator="gpu", devices=4),
         mlflow=dataclasses.replace(config.mlflow, nested=True),
+        monitor=dataclasses.replace(config.monitor, knn=False, labels=("ring",), k=3),
     )
     assert moved.fingerprint({"name": "s"}, 0) == key
     assert config.fingerprint({"name": "s"}, 1) != key

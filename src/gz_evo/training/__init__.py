@@ -6,6 +6,7 @@
 ``core``        one LightningModule: encoder, optimiser + schedule, NaN guard, views, logging
 ``objectives``  registry by name (``pretraining.method``): supervised, ... -> ``(loss, logs)``
 ``run``         launch checks, resumable work folder, Trainer, MLflow, fit, restore, predict
+``monitors``    callbacks that watch training without changing it (kNN accuracy: KNNMonitor)
 
 Names are imported lazily, so ``import gz_evo.training`` does not import torch or Lightning.
 """
@@ -29,6 +30,8 @@ _EXPORTS = {
     "fit": "gz_evo.training.run",
     "restore": "gz_evo.training.run",
     "predict": "gz_evo.training.run",
+    "KNNMonitor": "gz_evo.training.monitors",
+    "knn_monitor": "gz_evo.training.monitors",
 }
 
 __all__ = list(_EXPORTS)

@@ -120,6 +120,30 @@ class MlflowConfig:
     run_name: str
 
 
+@dataclass(frozen=True)
+class MonitorConfig:
+    """Metrics watched while training that change nothing learnt: ``knn`` turns on the kNN
+    accuracy of the frozen encoder on the downstream catalog's ``labels`` columns
+    (``knn/<label>`` each validation; :mod:`gz_evo.training.monitors`), with ``k`` neighbours,
+    embedding ``batch_size`` galaxies at a time."""
+
+    knn: bool
+    labels: tuple[str, ...]
+    k: int
+    batch_size: int
+
+    def __post_init__(self) -> None:
+        if self.k < 1 or self.batch_size < 1:
+            raise ValueError(
+                f"pretraining.monitor.k and batch_size must be at least 1: {self.k}, "
+                f"{self.batch_size}"
+            )
+        if self.knn and not self.labels:
+            raise ValueError(
+                "pretraining.monitor.labels is empty: name a label column or knn: false"
+            )
+
+
 #: trainer keys that change where or how fast training runs, not what it learns
 HARDWARE_KEYS = ("accelerator", "devices", "strategy", "num_nodes", "enable_progress_bar")
 
@@ -137,6 +161,7 @@ class PretrainingConfig:
     evaluation: EvaluationConfig
     mlflow: MlflowConfig
     objectives: dict
+    monitor: MonitorConfig
 
     @classmethod
     def from_params(cls, params: dict, changes: dict | None = None) -> PretrainingConfig:
@@ -155,10 +180,10 @@ class PretrainingConfig:
         return objective_config(self.method, self.objectives)
 
     def fingerprint(self, schema_dict: dict, seed: int) -> str:
-        """A hash of everything that changes what is learnt (not MLflow, workdir, evaluation,
-        hardware)."""
+        """A hash of everything that changes what is learnt (not MLflow, monitors, evaluation,
+        workdir or hardware)."""
         relevant = as_params(self)
-        for key in ("mlflow", "workdir", "evaluation"):
+        for key in ("mlflow", "monitor", "evaluation", "workdir"):
             relevant.pop(key)
         for key in HARDWARE_KEYS:
             relevant["trainer"].pop(key)

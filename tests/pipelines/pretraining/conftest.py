@@ -16,6 +16,7 @@ from gz_evo.pipelines.images import create_pipeline as images_pipeline
 from tests.images.galaxies import catalog, unlabelled
 from tests.pipelines.images.test_pipeline import PARAMS as IMAGE_PARAMS
 from tests.pipelines.images.test_pipeline import SCHEMA
+from tests.training.downstream import downstream_catalog
 
 __all__ = ["SCHEMA", "PretrainingProject"]
 
@@ -58,6 +59,11 @@ def pretraining_project(
     shutil.copytree(shards_path, project_copy / "data/04_feature/shards")
     (project_copy / "data/03_primary").mkdir(parents=True)
     (project_copy / "data/03_primary/gz_evo_schema.json").write_text(SCHEMA.to_json())
+    intermediate = project_copy / "data/02_intermediate"
+    (intermediate / "downstream").mkdir(parents=True)
+    downstream_catalog(intermediate / "downstream").to_parquet(
+        intermediate / "downstream_catalog.parquet"
+    )
     store = tmp_path_factory.mktemp("mlflow") / "mlflow.db"
     env = {**os.environ, "GZ_EVO_MLFLOW_URI": f"sqlite:///{store}", "COLUMNS": "200"}
     for launcher_variable in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "SLURM_PROCID", "SLURM_NTASKS"):

@@ -24,6 +24,7 @@ from gz_evo.pipelines.pretraining import create_pipeline
 from gz_evo.pipelines.pretraining.nodes import summarise_metrics
 from tests.conftest import PROJECT_ROOT
 from tests.pipelines.pretraining.conftest import SCHEMA
+from tests.training.downstream import downstream_catalog
 
 AUGMENT = {"output_size": 16, "crop_scale": [0.8, 0.9], "mean": [0.5] * 3, "std": [0.5] * 3}
 
@@ -42,6 +43,7 @@ def _catalog(tmp_path: Path, shards_path: Path) -> DataCatalog:
     return DataCatalog(
         {
             "image_shards": ShardsDataset(path=str(shards_path)),
+            "downstream_catalog": MemoryDataset(downstream_catalog(tmp_path)),
             "gz_evo_schema": MemoryDataset(SCHEMA.to_dict()),
             "params:pretraining": MemoryDataset(tiny_params(tmp_path / "work")),
             "params:images.augment": MemoryDataset(AUGMENT),
@@ -115,7 +117,7 @@ def test_byol_is_one_parameter_away_and_scored_through_a_probe(
 
     shards = ShardsDataset(path=str(shards_path)).load()
     inputs = (SCHEMA.to_dict(), tiny_params(tmp_path / "work"), AUGMENT, 0, {"method": "byol"})
-    checkpoint = fit_model(shards, *inputs)
+    checkpoint = fit_model(shards, None, *inputs)
     predictions, metrics, _ = evaluate_model(checkpoint, shards, *inputs)
     assert metrics["test_loss"] > 0 and len(predictions) > 0
     bundle = export_encoder(checkpoint, metrics, *inputs)
@@ -131,7 +133,9 @@ def test_unknown_method_stops_the_run_listing_the_known_ones(tmp_path: Path) -> 
     from gz_evo.pipelines.pretraining.nodes import fit_model
 
     with pytest.raises(ValueError, match=r"known methods: byol, hybrid, supervised"):
-        fit_model(None, SCHEMA.to_dict(), tiny_params(tmp_path), AUGMENT, 0, {"method": "simclr"})
+        fit_model(
+            None, None, SCHEMA.to_dict(), tiny_params(tmp_path), AUGMENT, 0, {"method": "simclr"}
+        )
 
 
 def test_only_rank_zero_saves(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -77,6 +77,7 @@ def _config(params: dict, changes: dict | None) -> Any:
 
 def fit_model(
     image_shards: Any,
+    downstream_catalog: pd.DataFrame | None,
     schema_dict: dict,
     params: dict,
     augment_params: dict,
@@ -85,15 +86,20 @@ def fit_model(
 ) -> str:
     """Train (or resume) on the shards; the chosen checkpoint's path ("" on ranks > 0).
 
-    ``changes``: a variant's changes to ``params`` (``pretraining_variants.<name>``).
+    ``downstream_catalog`` feeds the kNN monitor (``pretraining.monitor``); ``changes``: a
+    variant's changes to ``params`` (``pretraining_variants.<name>``).
     """
     from gz_evo.training.data import GZEvoDataModule
+    from gz_evo.training.monitors import knn_monitor
     from gz_evo.training.run import fit
 
     config = _config(params, changes)
     schema = Schema.from_dict(schema_dict)
     datamodule = GZEvoDataModule.from_config(image_shards, schema, config.data, seed)
-    checkpoint = fit(datamodule, config, schema, seed, _augment(augment_params, seed))
+    monitor = knn_monitor(downstream_catalog, config.monitor, datamodule.image_size, seed)
+    callbacks = [monitor] if monitor is not None else []
+    augment = _augment(augment_params, seed)
+    checkpoint = fit(datamodule, config, schema, seed, augment, callbacks=callbacks)
     return "" if checkpoint is None else str(checkpoint)
 
 

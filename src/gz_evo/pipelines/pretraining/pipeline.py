@@ -25,7 +25,7 @@ OUTPUTS = (
     "pretraining_mlflow_metrics",
     "pretrained_encoder",
 )
-SHARED_INPUTS = ("image_shards", "gz_evo_schema")
+SHARED_INPUTS = ("image_shards", "downstream_catalog", "gz_evo_schema")
 SHARED_PARAMETERS = ("params:pretraining", "params:images.augment", "params:seed")
 
 
@@ -37,7 +37,7 @@ def template(changes: str | None = None) -> Pipeline:
         [
             Node(
                 fit_model,
-                inputs=["image_shards", *config],
+                inputs=["image_shards", "downstream_catalog", *config],
                 outputs="pretraining_checkpoint",
                 name="fit_model",
             ),
