@@ -80,6 +80,12 @@ class BYOLBranches(nn.Module):
         update_momentum(encoder, self.target_encoder, momentum)
         update_momentum(self.projection, self.target_projection, momentum)
 
+    def follow(self, encoder: nn.Module, step: int, total_steps: int) -> Logs:
+        """Move the target towards the online network at this step's momentum; log it."""
+        momentum = self.momentum(step, total_steps)
+        self.update_target(encoder, momentum)
+        return {"momentum": momentum}
+
     def forward(
         self, encoder: nn.Module, views: Sequence[torch.Tensor]
     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -139,9 +145,7 @@ class BYOLObjective(Objective):
         self.means = StageMeans(["byol_loss"])
 
     def before_step(self, encoder: nn.Module, step: int, total_steps: int) -> Logs:
-        momentum = self.byol.momentum(step, total_steps)
-        self.byol.update_target(encoder, momentum)
-        return {"momentum": momentum}
+        return self.byol.follow(encoder, step, total_steps)
 
     def loss(
         self, encoder: nn.Module, views: Sequence[torch.Tensor], batch: dict, stage: str

@@ -66,9 +66,7 @@ class HybridObjective(Objective):
         self.means = StageMeans(["byol_loss", "supervised_loss"])
 
     def before_step(self, encoder: nn.Module, step: int, total_steps: int) -> Logs:
-        momentum = self.byol.momentum(step, total_steps)
-        self.byol.update_target(encoder, momentum)
-        return {"momentum": momentum}
+        return self.byol.follow(encoder, step, total_steps)
 
     def loss(
         self, encoder: nn.Module, views: Sequence[torch.Tensor], batch: dict, stage: str
