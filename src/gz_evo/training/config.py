@@ -103,7 +103,8 @@ class TrainerConfig:
 class EvaluationConfig:
     """Test metrics: vote-fraction MAE needs ``min_votes``; intervals are ``interval`` central.
     Methods without a supervised head are scored through a Dirichlet linear probe fitted on
-    frozen training features (``probe_steps`` full-batch AdamW steps at ``probe_lr``)."""
+    frozen training features (at most ``probe_steps`` full-batch AdamW steps at ``probe_lr``, the
+    step with the lowest validation loss kept)."""
 
     min_votes: int
     interval: float

@@ -176,15 +176,17 @@ def _probe(module: Any, datamodule: Any, config: Any, schema: Schema, outputs: d
         config.method,
         len(train["key"]),
     )
-    probe = fit_dirichlet_probe(
-        train["features"],
-        torch.as_tensor(train["counts"]),
+    val = outputs["val"]
+    probe, step = fit_dirichlet_probe(
+        (train["features"], torch.as_tensor(train["counts"])),
+        (val["features"], torch.as_tensor(val["counts"])),
         schema,
         head=config.model.head,
         steps=config.evaluation.probe_steps,
         lr=config.evaluation.probe_lr,
         seed=seed,
     )
+    logger.info("pretraining: the probe's lowest validation loss came at step %d", step)
     with torch.inference_mode():
         for output in outputs.values():
             output["concentrations"] = probe(output["features"]).numpy()
