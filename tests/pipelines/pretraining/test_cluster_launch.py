@@ -79,11 +79,20 @@ def test_two_cpu_ranks_give_one_model_and_one_mlflow_run(
     assert "GLOBAL_RANK: 1, MEMBER: 2/2" in log  # two ranks really trained together
     assert (project_copy / "data/06_models/gz_evo_encoder/encoder.safetensors").is_file()
     assert (project_copy / "data/06_models/gz_evo_pretrained.ckpt").is_file()
-    metrics = json.loads((project_copy / "data/08_reporting/pretraining_metrics.json").read_text())
-    assert metrics["test_loss"] > 0
+    assert (project_copy / "data/06_models/hybrid_encoder/encoder.safetensors").is_file()
+    reporting = project_copy / "data/08_reporting"
+    for name in ("pretraining_metrics.json", "hybrid_pretraining_metrics.json"):
+        assert json.loads((reporting / name).read_text())["test_loss"] > 0, name
 
+    # one kedro run, one MLflow run; the hybrid encoder's epochs in its child run
     client = mlflow.MlflowClient(f"sqlite:///{pretraining_project.store}")
     runs = client.search_runs([client.get_experiment_by_name("gz_evo").experiment_id])
-    assert [run.info.status for run in runs] == ["FINISHED"]
-    assert runs[0].data.params["pretraining.trainer.strategy"] == "ddp"
-    assert "pretraining.test_loss" in runs[0].data.metrics
+    assert {run.info.status for run in runs} == {"FINISHED"}
+    parents = [run for run in runs if "mlflow.parentRunId" not in run.data.tags]
+    children = [run for run in runs if "mlflow.parentRunId" in run.data.tags]
+    assert len(parents) == 1 and [run.info.run_name for run in children] == ["pretraining-hybrid"]
+    parent = parents[0]
+    assert children[0].data.tags["mlflow.parentRunId"] == parent.info.run_id
+    assert parent.data.params["pretraining.trainer.strategy"] == "ddp"
+    assert {"pretraining.test_loss", "hybrid.pretraining.test_loss"} <= set(parent.data.metrics)
+    assert "val/byol_loss" in children[0].data.metrics
