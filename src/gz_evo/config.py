@@ -80,6 +80,11 @@ def _convert(annotation: Any, value: Any, path: str) -> Any:
         return from_params(annotation, value, path)
     if origin is tuple:
         return _tuple(typing.get_args(annotation), value, path)
+    if origin is typing.Literal:
+        allowed = list(typing.get_args(annotation))
+        if value not in allowed:
+            raise ConfigError(f"{path} must be one of {allowed}, got {value!r}")
+        return value
     if origin is dict or annotation is dict:
         if not isinstance(value, Mapping):
             raise ConfigError(f"{path} must be a mapping, got {value!r}")

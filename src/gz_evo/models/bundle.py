@@ -72,7 +72,7 @@ def load_encoder(directory: str | Path) -> nn.Module:
 
     ``encoder.gz_evo_config`` holds the config (image size, normalisation, schema).
     """
-    return _encoder_from_bundle(load_encoder_bundle(directory))
+    return encoder_from_bundle(load_encoder_bundle(directory))
 
 
 def load_model(directory: str | Path) -> nn.Module:
@@ -89,7 +89,7 @@ def load_model(directory: str | Path) -> nn.Module:
             f"{directory} holds a {config['method']!r} encoder without a supervised head: "
             "use load_encoder (features) and fit a head on your labels"
         )
-    encoder = _encoder_from_bundle(bundle)
+    encoder = encoder_from_bundle(bundle)
     n_answers = sum(len(q["answers"]) for q in config["schema"]["questions"])
     head = create_head(head_name, config["num_features"], n_answers, dropout=config["dropout"])
     head.load_state_dict(_part(bundle["state_dict"], "head."))
@@ -98,7 +98,8 @@ def load_model(directory: str | Path) -> nn.Module:
     return model
 
 
-def _encoder_from_bundle(bundle: dict) -> nn.Module:
+def encoder_from_bundle(bundle: dict) -> nn.Module:
+    """The encoder of a loaded bundle (``{"config", "state_dict"}``), in eval mode."""
     from gz_evo.models.encoder import create_encoder
 
     config = bundle["config"]

@@ -1,0 +1,44 @@
+"""Wiring of the ``downstream`` pipeline (no torch here)."""
+
+from kedro.pipeline import Node, Pipeline
+
+from gz_evo.pipelines.downstream.nodes import (
+    embed_downstream,
+    probe_downstream,
+    summarise_downstream,
+)
+
+#: the trained encoders compared downstream: the pretraining pipeline's outputs (its main encoder
+#: and each variant's; tests/pipelines/downstream checks this against pretraining's VARIANTS)
+ENCODER_INPUTS = ("pretrained_encoder", "hybrid.pretrained_encoder")
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return Pipeline(
+        [
+            Node(
+                embed_downstream,
+                inputs=["downstream_catalog", *ENCODER_INPUTS, "params:downstream", "params:seed"],
+                outputs="downstream_features",
+                name="embed_downstream",
+            ),
+            Node(
+                probe_downstream,
+                inputs=["downstream_features", "params:downstream"],
+                outputs="downstream_results",
+                name="probe_downstream",
+            ),
+            Node(
+                summarise_downstream,
+                inputs=["downstream_results", "params:downstream"],
+                outputs=[
+                    "downstream_summary",
+                    "downstream_error_reductions",
+                    "downstream_figures",
+                    "downstream_metrics",
+                    "downstream_mlflow_metrics",
+                ],
+                name="summarise_downstream",
+            ),
+        ]
+    )
