@@ -93,6 +93,7 @@ def probe_downstream(features: dict[str, dict[str, Any]], params: dict) -> pd.Da
             logger.info("downstream task %s: budgets %s skipped (%d training galaxies)",
                         task, skipped, available)  # fmt: skip
         for encoder, splits in content["encoders"].items():
+            logger.info("downstream task %s: probing %s at budgets %s", task, encoder, budgets)
             for budget in budgets:
                 for seed in config.seeds:
                     rows_used = budget_indices(labels["train"], budget, seed, kind)
@@ -138,7 +139,7 @@ def headline_metrics(results: pd.DataFrame, reductions: pd.DataFrame) -> dict:
     metrics: dict[str, dict] = {}
     for (task, encoder), rows in everything.groupby(["task", "encoder"], sort=False):
         cell = {"error": float(rows["error"].mean())}
-        if "roc_auc" in rows:
+        if "roc_auc" in rows and rows["roc_auc"].notna().all():  # binary tasks only
             cell["roc_auc"] = float(rows["roc_auc"].mean())
         metrics.setdefault(task, {})[encoder] = cell
     largest = reductions.groupby("task")["budget"].transform("max") == reductions["budget"]
