@@ -201,6 +201,11 @@ def test_unknown_kinds_and_wrong_class_counts_are_refused(tmp_path: Path) -> Non
     regression = _config(tmp_path, kind="regression", n_classes=1).objective_config()
     with pytest.raises(ValueError, match="regression needs float labels"):
         check_labels(regression, tidal)
+    module = finetune_module(_config(tmp_path), SimpleAugment(16))
+    images = torch.zeros(2, 3, 16, 16, dtype=torch.uint8)
+    counts = {"image": images, "counts": torch.ones(2, 5), "key": ["a", "b"]}
+    with pytest.raises(ValueError, match="downstream batches with labels"):
+        module.objective.loss(module.encoder, [images.float()], counts, "train")
     fraction = DownstreamDataModule(catalog, "fraction", image_size=16, seed=0)
     fraction.setup()
     with pytest.raises(ValueError, match="'fraction' is continuous"):

@@ -147,8 +147,13 @@ class FinetuneObjective(Objective):
         if stage == "train":  # the core's .train() reaches the frozen layers too: undo it
             for name in self.frozen_modules:
                 encoder.get_submodule(name).eval()
-        outputs = self.head(encoder(views[0]))
+        if "labels" not in batch:
+            raise ValueError(
+                "the finetune objective trains on downstream batches with labels "
+                "(gz_evo.training.finetune, DownstreamDataModule), not GZ-Evo vote counts"
+            )
         labels = batch["labels"]
+        outputs = self.head(encoder(views[0]))
         if self.options.classification:
             if labels.is_floating_point():
                 raise ValueError(
