@@ -185,8 +185,13 @@ class TrainingModule(pl.LightningModule):
 
     def configure_optimizers(self) -> Any:
         self.total_steps = self._count_total_steps()
-        optimizer = adamw(self.named_parameters(), self.config.optimizer)
         config = self.config.optimizer
+        groups = self.objective.parameter_groups(self.encoder, config)
+        if groups is None:
+            optimizer = adamw(self.named_parameters(), config)
+        else:
+            check_parameter_groups(groups, self.named_parameters())
+            optimizer = torch.optim.AdamW(groups, lr=config.lr, betas=config.betas)
         if config.schedule == "constant":
             return optimizer
         total, warmup, floor = self.total_steps, config.warmup_steps, config.min_lr_factor
@@ -219,6 +224,18 @@ def restore_random_states(states: dict[str, torch.Tensor], augment: nn.Module) -
     generator = getattr(augment, "generator", None)
     if generator is not None and "augment" in states:
         generator.set_state(states["augment"].cpu())
+
+
+def check_parameter_groups(groups: list[dict], named_parameters: Any) -> None:
+    """An objective's own parameter groups hold every parameter that takes a gradient, once."""
+    seen: dict[int, int] = {}
+    for group in groups:
+        for parameter in group["params"]:
+            seen[id(parameter)] = seen.get(id(parameter), 0) + 1
+    for name, parameter in named_parameters:
+        count = seen.get(id(parameter), 0)
+        if parameter.requires_grad and count != 1:
+            raise ValueError(f"parameter {name} is in {count} optimiser groups, not exactly one")
 
 
 def adamw(named_parameters: Any, config: OptimizerConfig) -> torch.optim.AdamW:

@@ -132,7 +132,7 @@ def test_byol_is_one_parameter_away_and_scored_through_a_probe(
 def test_unknown_method_stops_the_run_listing_the_known_ones(tmp_path: Path) -> None:
     from gz_evo.pipelines.pretraining.nodes import fit_model
 
-    with pytest.raises(ValueError, match=r"known methods: byol, hybrid, supervised"):
+    with pytest.raises(ValueError, match=r"known methods: byol, finetune, hybrid, supervised"):
         fit_model(
             None, None, SCHEMA.to_dict(), tiny_params(tmp_path), AUGMENT, 0, {"method": "simclr"}
         )

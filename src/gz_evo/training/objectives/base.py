@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     import torch
 
     from gz_evo.schema import Schema
-    from gz_evo.training.config import ModelConfig
+    from gz_evo.training.config import ModelConfig, OptimizerConfig
 
 Logs = dict[str, "torch.Tensor | float"]
 
@@ -77,6 +77,13 @@ class Objective(nn.Module):
     def epoch_metrics(self, stage: str) -> dict[str, float]:
         """Metrics accumulated over the epoch of ``stage`` (then reset); must hold ``val/loss``."""
         return {}
+
+    def parameter_groups(self, encoder: nn.Module, config: OptimizerConfig) -> list[dict] | None:
+        """The optimiser's parameter groups (``params``, ``lr``, ``weight_decay``, ...), or None
+        for the core's default (:func:`gz_evo.training.core.adamw` over every parameter that
+        takes a gradient). Objectives that freeze layers or decay learning rates layer by layer
+        return their own; they must cover every parameter that takes a gradient, once."""
+        return None
 
     def predict(self, features: torch.Tensor) -> torch.Tensor:
         """The supervised head's output for encoder features (objectives with a ``head``)."""
