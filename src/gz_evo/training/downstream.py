@@ -8,6 +8,7 @@ budget, the seed or the probe, so they are computed once per (task, encoder) her
 
 from __future__ import annotations
 
+import copy
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,6 +82,19 @@ class DownstreamTask:
 
 
 @dataclass(frozen=True)
+class FinetuneProtocol:
+    """``downstream.finetune``: which encoders are finetuned at which budgets and seeds, and the
+    changes to the ``pretraining`` parameters that make a finetuning run (epochs, batch size...).
+    """
+
+    encoders: tuple[str, ...]
+    budgets: tuple[int | None, ...]
+    seeds: tuple[int, ...]
+    workdir: str
+    changes: dict
+
+
+@dataclass(frozen=True)
 class DownstreamConfig:
     """``downstream`` in parameters_downstream.yml (every key required there)."""
 
@@ -91,6 +105,7 @@ class DownstreamConfig:
     seeds: tuple[int, ...]
     probe_folds: int
     embed_batch_size: int
+    finetune: FinetuneProtocol
 
     @classmethod
     def from_params(cls, params: dict) -> DownstreamConfig:
@@ -121,10 +136,10 @@ class TaskImages:
     bad: pd.DataFrame
 
 
-def load_task_images(
+def task_datamodule(
     task: DownstreamTask, ingested: pd.DataFrame | None, image_size: int, seed: int
-) -> TaskImages:
-    """Decode, check and split the task's galaxies (bad images dropped and listed)."""
+) -> DownstreamDataModule:
+    """The task's galaxies decoded, checked and split once (bad images dropped and listed)."""
     table, root = task.read_catalog(ingested)
     module = DownstreamDataModule(
         table,
@@ -136,6 +151,30 @@ def load_task_images(
         image_root=root,
     )
     module.setup()
+    return module
+
+
+def with_training_rows(
+    module: DownstreamDataModule, rows: np.ndarray, batch_size: int
+) -> DownstreamDataModule:
+    """A copy of a set-up module whose training split keeps only ``rows`` (a label budget);
+    validation and test galaxies are the same, and nothing is decoded again."""
+    subset = copy.copy(module)
+    train = module.datasets["train"]
+    ids = [train.ids[i] for i in rows]
+    subset.datasets = {
+        **module.datasets,
+        "train": type(train)(train.images[rows], train.labels[rows], ids),
+    }
+    subset.batch_size = batch_size
+    return subset
+
+
+def load_task_images(
+    task: DownstreamTask, ingested: pd.DataFrame | None, image_size: int, seed: int
+) -> TaskImages:
+    """Decode, check and split the task's galaxies (bad images dropped and listed)."""
+    module = task_datamodule(task, ingested, image_size, seed)
     datasets = module.datasets
     return TaskImages(
         images={split: datasets[split].images for split in SPLITS},

@@ -7,6 +7,7 @@ torch and timm are imported inside the nodes, so other pipelines never load them
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -110,15 +111,87 @@ def probe_downstream(features: dict[str, dict[str, Any]], params: dict) -> pd.Da
     return pd.DataFrame(rows)
 
 
+def finetune_downstream(
+    downstream_catalog: pd.DataFrame | None,
+    main_encoder: dict | None,
+    hybrid_encoder: dict | None,
+    params: dict,
+    pretraining_params: dict,
+    seed: int,
+) -> pd.DataFrame:
+    """One row per (task, encoder, finetune, budget, seed): the encoder's last blocks and a new
+    head trained on the budget's galaxies (the training core with the ``finetune`` objective),
+    early-stopped on the validation galaxies, scored on the test galaxies."""
+    from gz_evo.config import merged
+    from gz_evo.evaluation.transfer import budget_indices, score_predictions
+    from gz_evo.training.augment import GalaxyAugment
+    from gz_evo.training.downstream import DownstreamConfig, task_datamodule, with_training_rows
+    from gz_evo.training.finetune import finetune_config, fit_finetune, predict_labels
+
+    config = DownstreamConfig.from_params(params)
+    protocol = config.finetune
+    bundles = {"main": main_encoder, "hybrid": hybrid_encoder}
+    named = {c.name: c.bundle for c in _encoder_choices(bundles, ("random_init",))}
+    reference = next((b["config"] for b in bundles.values() if b), None)
+    if reference is None:
+        raise ValueError("downstream: no trained encoder: run the pretraining pipeline first")
+    augment_params = reference["augment"]
+    rows = []
+    for task in config.task_list():
+        if not task.available():
+            continue
+        base = task_datamodule(task, downstream_catalog, reference["image_size"], seed)
+        labels = base.datasets["train"].labels.numpy()
+        n_classes = 1 if task.kind == "regression" else len(base.classes[task.label])
+        budgets = [b for b in protocol.budgets if b is None or b <= len(labels)]
+        for encoder in (e for e in protocol.encoders if e in named):
+            for budget in budgets:
+                for run_seed in protocol.seeds:
+                    train_rows = budget_indices(labels, budget, run_seed, task.kind)
+                    used = len(train_rows)
+                    workdir = Path(protocol.workdir, task.name, encoder, str(used), str(run_seed))
+                    changes = merged(
+                        protocol.changes,
+                        {
+                            "workdir": str(workdir),
+                            "objectives": {"finetune": {"kind": task.kind, "n_classes": n_classes}},
+                        },
+                    )
+                    run_config = finetune_config(pretraining_params, changes)
+                    data = with_training_rows(base, train_rows, run_config.data.batch_size)
+                    augment = GalaxyAugment.from_params(augment_params, seed=run_seed)
+                    logger.info("downstream task %s: finetuning %s on %d galaxies (seed %d)",
+                                task.name, encoder, used, run_seed)  # fmt: skip
+                    module = fit_finetune(data, run_config, augment, named[encoder], run_seed)
+                    predicted = predict_labels(module, data.test_dataloader())
+                    rows.append({
+                        "task": task.name, "encoder": encoder, "protocol": "finetune",
+                        "budget": used, "all_labels": budget is None, "seed": run_seed,
+                        **_score_finetune(predicted, task.kind, score_predictions),
+                    })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _score_finetune(predicted: dict, kind: str, score: Any) -> dict[str, float]:
+    labels = np.asarray(predicted["labels"])
+    if kind == "regression":
+        return score(labels, np.asarray(predicted["outputs"]).reshape(labels.shape), kind)
+    probabilities = np.asarray(predicted["probabilities"])
+    classes = np.arange(probabilities.shape[1])
+    return score(labels, probabilities.argmax(1), kind, probabilities, classes)
+
+
 def summarise_downstream(
-    results: pd.DataFrame, params: dict
-) -> tuple[pd.DataFrame, pd.DataFrame, dict, dict, dict]:
-    """Mean and spread per cell, relative error reductions against the baselines, label-
-    efficiency figures (one PNG per task), headline DVC metrics and MLflow metrics."""
+    probe_results: pd.DataFrame, finetune_results: pd.DataFrame, params: dict
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict, dict, dict]:
+    """The whole results table, mean and spread per cell, relative error reductions against
+    the baselines, label-efficiency figures (one PNG per task), headline DVC metrics and MLflow
+    metrics."""
     from gz_evo.evaluation.transfer import error_reductions, label_efficiency_figure, summarise
     from gz_evo.training.downstream import DownstreamConfig
 
     config = DownstreamConfig.from_params(params)
+    results = pd.concat([probe_results, finetune_results], ignore_index=True)
     summary = summarise(results)
     baselines = [b for b in config.baselines if b in set(results["encoder"])]
     reductions = error_reductions(summary, baselines)
@@ -129,24 +202,29 @@ def summarise_downstream(
         for name, value in _flatten(metrics).items()
         if np.isfinite(value)
     }
-    return summary, reductions, figures, metrics, mlflow_metrics
+    return results, summary, reductions, figures, metrics, mlflow_metrics
 
 
 def headline_metrics(results: pd.DataFrame, reductions: pd.DataFrame) -> dict:
-    """Per task and encoder, at every label: mean test error and its relative reduction
-    against random initialisation (the papers' headline), for DVC."""
+    """Per task, protocol and encoder, with every label: mean test error and its relative
+    reduction against random initialisation (the papers' headline), for DVC."""
     everything = results[results["all_labels"]]
     metrics: dict[str, dict] = {}
-    for (task, encoder), rows in everything.groupby(["task", "encoder"], sort=False):
+    for (task, protocol, encoder), rows in everything.groupby(
+        ["task", "protocol", "encoder"], sort=False
+    ):
         cell = {"error": float(rows["error"].mean())}
         if "roc_auc" in rows and rows["roc_auc"].notna().all():  # binary tasks only
             cell["roc_auc"] = float(rows["roc_auc"].mean())
-        metrics.setdefault(task, {})[encoder] = cell
-    largest = reductions.groupby("task")["budget"].transform("max") == reductions["budget"]
-    for row in reductions[largest & (reductions["baseline"] == "random_init")].itertuples():
-        metrics[row.task][row.encoder]["error_reduction_vs_random_init"] = float(
-            row.relative_error_reduction
-        )
+        metrics.setdefault(task, {}).setdefault(protocol, {})[encoder] = cell
+    largest = reductions.groupby(["task", "protocol"])["budget"].transform("max")
+    chosen = reductions[
+        (reductions["budget"] == largest) & (reductions["baseline"] == "random_init")
+    ]
+    for row in chosen.itertuples():
+        cell = metrics[row.task][row.protocol].get(row.encoder)
+        if cell is not None and np.isfinite(row.relative_error_reduction):
+            cell["error_reduction_vs_random_init"] = float(row.relative_error_reduction)
     return metrics
 
 

@@ -1,9 +1,14 @@
-"""Wiring of the ``downstream`` pipeline (no torch here)."""
+"""Wiring of the ``downstream`` pipeline (no torch here).
+
+embed (features once per task and encoder) -> linear probes; finetuning runs beside them; both
+tables -> summary, error reductions, figures, metrics.
+"""
 
 from kedro.pipeline import Node, Pipeline
 
 from gz_evo.pipelines.downstream.nodes import (
     embed_downstream,
+    finetune_downstream,
     probe_downstream,
     summarise_downstream,
 )
@@ -25,13 +30,30 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 probe_downstream,
                 inputs=["downstream_features", "params:downstream"],
-                outputs="downstream_results",
+                outputs="downstream_probe_results",
                 name="probe_downstream",
             ),
             Node(
+                finetune_downstream,
+                inputs=[
+                    "downstream_catalog",
+                    *ENCODER_INPUTS,
+                    "params:downstream",
+                    "params:pretraining",
+                    "params:seed",
+                ],
+                outputs="downstream_finetune_results",
+                name="finetune_downstream",
+            ),
+            Node(
                 summarise_downstream,
-                inputs=["downstream_results", "params:downstream"],
+                inputs=[
+                    "downstream_probe_results",
+                    "downstream_finetune_results",
+                    "params:downstream",
+                ],
                 outputs=[
+                    "downstream_results",
                     "downstream_summary",
                     "downstream_error_reductions",
                     "downstream_figures",
