@@ -19,6 +19,7 @@ Pure numpy, pandas, scikit-learn and matplotlib (no pyplot: no global backend is
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal, get_args
 
@@ -51,9 +52,12 @@ def _check_kind(kind: str) -> None:
         raise ValueError(f"task kind must be one of {TASK_KINDS}, got {kind!r}")
 
 
-def check_labels(labels: np.ndarray, kind: TaskKind, where: str) -> None:
+def check_labels(
+    labels: np.ndarray, kind: TaskKind, where: str, rows: Sequence | None = None
+) -> None:
     """Refuse labels that cannot make a task of the declared ``kind``, naming ``where`` they
-    came from (a file and column) so the user knows what to fix.
+    came from (a file and column) and the first offending row (``rows``: the name of each
+    label's row, e.g. the catalog's row numbers; default positions) so the user knows what to fix.
 
     Kinds are declared, never guessed: integer labels 0..9 may be classes or a measurement.
     Missing labels, a classification task with one class, a binary task without exactly two
@@ -61,11 +65,16 @@ def check_labels(labels: np.ndarray, kind: TaskKind, where: str) -> None:
     """
     _check_kind(kind)
     values = pd.Series(np.asarray(labels, dtype=object).ravel())
+    if rows is not None:
+        values.index = list(rows)
     if values.empty:
         raise ValueError(f"{where} has no labels")
     missing = int(values.isna().sum())
     if missing:
-        raise ValueError(f"{where} has {missing} missing labels: fill or drop those rows")
+        first = values.index[values.isna()][0]
+        raise ValueError(
+            f"{where} has {missing} missing labels (first at row {first}): fill or drop those rows"
+        )
     if kind == "regression":
         numbers = pd.to_numeric(values, errors="coerce")
         bad = values[numbers.isna() | ~np.isfinite(numbers.astype(float))]
@@ -73,7 +82,7 @@ def check_labels(labels: np.ndarray, kind: TaskKind, where: str) -> None:
             examples = ", ".join(repr(v) for v in bad.unique()[:3])
             raise ValueError(
                 f"{where}: a regression task needs finite numbers, got {len(bad)} other labels "
-                f"(e.g. {examples})"
+                f"(e.g. {examples}; first at row {bad.index[0]})"
             )
         return
     classes = sorted(values.unique(), key=str)
