@@ -22,6 +22,7 @@ _EXPORTS = {
     "encoder_bundle": "gz_evo.models.bundle",
     "load_encoder": "gz_evo.models.bundle",
     "load_model": "gz_evo.models.bundle",
+    "load_finetuned": "gz_evo.models.bundle",
 }
 
 __all__ = list(_EXPORTS)

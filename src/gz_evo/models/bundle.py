@@ -10,6 +10,7 @@ size and normalisation. Users::
     encoder = load_encoder("data/06_models/gz_evo_encoder")   # images -> features
     encoder.gz_evo_config["image_size"], encoder.gz_evo_config["normalisation"]
     model = load_model("data/06_models/gz_evo_encoder")        # images -> concentrations
+    finetuned = load_finetuned("data/06_models/finetuned_model")  # images -> your labels
 """
 
 from __future__ import annotations
@@ -107,3 +108,30 @@ def encoder_from_bundle(bundle: dict) -> nn.Module:
     encoder.load_state_dict(_part(bundle["state_dict"], "encoder."))
     encoder.gz_evo_config = config
     return encoder.eval()
+
+
+def load_finetuned(directory: str | Path) -> nn.Module:
+    """A model finetuned by the ``finetune`` pipeline (eval mode): normalised images
+    ``[B,3,S,S]`` -> logits ``[B, classes]`` (classification) or values ``[B, 1]`` (regression).
+
+    ``model.gz_evo_config`` holds the config: ``kind``, ``label``, ``classes`` (the logits'
+    order), ``image_size``, ``normalisation`` and ``augment`` (``GalaxyAugment(**augment)``'s
+    ``eval_view`` turns uint8 images into the model's input).
+    """
+    from torch import nn
+
+    bundle = load_encoder_bundle(directory)
+    config = bundle["config"]
+    if config.get("method") != "finetune":
+        raise ValueError(
+            f"{directory} holds a {config.get('method')!r} encoder, not a finetuned model: "
+            "use load_encoder or load_model"
+        )
+    encoder = encoder_from_bundle(bundle)
+    head = nn.Sequential(
+        nn.Dropout(config["dropout"]), nn.Linear(config["num_features"], config["n_outputs"])
+    )
+    head.load_state_dict(_part(bundle["state_dict"], "head."))
+    model = nn.Sequential(encoder, head).eval()
+    model.gz_evo_config = config
+    return model
