@@ -122,6 +122,11 @@ def test_the_pipeline_probes_every_encoder_budget_and_seed(tmp_path: Path) -> No
     assert "error_reduction_vs_random_init" in metrics["ring"]["finetune"]["gz_evo_supervised"]
     assert list(FiguresDataset(str(out / "figures")).load()) == ["ring"]
     assert (out / "figures" / "ring.png").stat().st_size > 1000
+    cells = outputs["downstream_mlflow_cells"].load()
+    assert len(cells) == len(encoders) + 2  # one per (task, encoder, protocol)
+    cell = cells["ring/gz_evo_supervised/linear_probe"]
+    assert [budget for budget, _ in cell["metrics"]["error"]] == [4, 8, 12]
+    assert set(cell["figures"]) == {"label_efficiency.png"}
     mlflow_metrics = outputs["downstream_mlflow_metrics"].load()
     assert (
         mlflow_metrics["ring/linear_probe/gz_evo_supervised/error"]["value"]

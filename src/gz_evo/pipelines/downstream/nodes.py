@@ -183,10 +183,10 @@ def _score_finetune(predicted: dict, kind: str, score: Any) -> dict[str, float]:
 
 def summarise_downstream(
     probe_results: pd.DataFrame, finetune_results: pd.DataFrame, params: dict
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict, dict, dict]:
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict, dict, dict, dict]:
     """The whole results table, mean and spread per cell, relative error reductions against
-    the baselines, label-efficiency figures (one PNG per task), headline DVC metrics and MLflow
-    metrics."""
+    the baselines, label-efficiency figures (one PNG per task), headline DVC metrics, MLflow
+    metrics and one MLflow child run per (task, encoder, protocol) cell."""
     from gz_evo.evaluation.transfer import error_reductions, label_efficiency_figure, summarise
     from gz_evo.training.downstream import DownstreamConfig
 
@@ -202,7 +202,29 @@ def summarise_downstream(
         for name, value in _flatten(metrics).items()
         if np.isfinite(value)
     }
-    return results, summary, reductions, figures, metrics, mlflow_metrics
+    cells = mlflow_cells(summary, figures)
+    return results, summary, reductions, figures, metrics, mlflow_metrics, cells
+
+
+def mlflow_cells(summary: pd.DataFrame, figures: dict) -> dict[str, dict]:
+    """Per (task, encoder, protocol): its rows of the summary as a table, its mean test
+    error (and ROC AUC) per label budget as metric steps, and the task's figure."""
+    cells = {}
+    for (task, encoder, protocol), rows in summary.groupby(
+        ["task", "encoder", "protocol"], sort=False
+    ):
+        metrics = {}
+        for column in ("error_mean", "roc_auc_mean", "accuracy_mean", "mae_mean"):
+            if column in rows and rows[column].notna().all():
+                name = column.removesuffix("_mean")
+                metrics[name] = list(zip(rows["budget"], rows[column], strict=True))
+        cells[f"{task}/{encoder}/{protocol}"] = {
+            "params": {"task": task, "encoder": encoder, "protocol": protocol},
+            "metrics": metrics,
+            "tables": {"summary.csv": rows},
+            "figures": {"label_efficiency.png": figures[task]},
+        }
+    return cells
 
 
 def headline_metrics(results: pd.DataFrame, reductions: pd.DataFrame) -> dict:

@@ -59,6 +59,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "downstream_figures",
                     "downstream_metrics",
                     "downstream_mlflow_metrics",
+                    "downstream_mlflow_cells",
                 ],
                 name="summarise_downstream",
             ),
