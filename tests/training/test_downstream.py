@@ -14,7 +14,7 @@ from gz_evo.training.downstream import (
     DownstreamTask,
     EncoderChoice,
     augment_of,
-    build_encoder,
+    build_choice,
     build_encoders,
     load_task_images,
     task_features,
@@ -91,7 +91,7 @@ def test_every_galaxy_is_embedded_once_per_encoder(
         built.append(CountingEncoder())
         return built[-1]
 
-    monkeypatch.setattr("gz_evo.training.downstream.build_encoder", counting)
+    monkeypatch.setattr("gz_evo.training.downstream.build_choice", counting)
     choices = [EncoderChoice("a", "random_init"), EncoderChoice("b", "random_init"),
                EncoderChoice("raw_pixels", "raw_pixels")]  # fmt: skip
     encoders = build_encoders(choices, REFERENCE, seed=0)
@@ -105,13 +105,13 @@ def test_imagenet_weights_are_never_downloaded(monkeypatch: pytest.MonkeyPatch, 
     monkeypatch.setenv("HF_HOME", str(tmp_path))
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     reference = {**REFERENCE, "architecture": "resnet18"}
-    assert build_encoder(EncoderChoice("imagenet", "imagenet"), reference, seed=0) is None
+    assert build_choice(EncoderChoice("imagenet", "imagenet"), reference, seed=0) is None
 
 
 def test_random_initialisation_is_seeded_and_leaves_the_global_generator(catalog_csv) -> None:
     state = torch.get_rng_state()
-    first = build_encoder(EncoderChoice("r", "random_init"), REFERENCE, seed=3)
-    second = build_encoder(EncoderChoice("r", "random_init"), REFERENCE, seed=3)
+    first = build_choice(EncoderChoice("r", "random_init"), REFERENCE, seed=3)
+    second = build_choice(EncoderChoice("r", "random_init"), REFERENCE, seed=3)
     assert torch.equal(torch.get_rng_state(), state)
     assert all(
         torch.equal(a, b)

@@ -16,7 +16,7 @@ from gz_evo.training.config import PretrainingConfig
 from gz_evo.training.core import TrainingModule, adamw
 from gz_evo.training.data import DownstreamDataModule
 from gz_evo.training.finetune import (
-    check_labels,
+    check_label_columns,
     finetune_config,
     finetune_module,
     fit_finetune,
@@ -196,11 +196,11 @@ def test_unknown_kinds_and_wrong_class_counts_are_refused(tmp_path: Path) -> Non
     tidal.setup()
     options = _config(tmp_path, kind="multiclass", n_classes=4).objective_config()
     with pytest.raises(ValueError, match=r"'tidal' has 3 classes .*n_classes is 4"):
-        check_labels(options, tidal)
-    check_labels(_config(tmp_path, kind="multiclass", n_classes=3).objective_config(), tidal)
+        check_label_columns(options, tidal)
+    check_label_columns(_config(tmp_path, kind="multiclass", n_classes=3).objective_config(), tidal)
     regression = _config(tmp_path, kind="regression", n_classes=1).objective_config()
     with pytest.raises(ValueError, match="regression needs float labels"):
-        check_labels(regression, tidal)
+        check_label_columns(regression, tidal)
     module = finetune_module(_config(tmp_path), SimpleAugment(16))
     images = torch.zeros(2, 3, 16, 16, dtype=torch.uint8)
     counts = {"image": images, "counts": torch.ones(2, 5), "key": ["a", "b"]}
@@ -209,4 +209,4 @@ def test_unknown_kinds_and_wrong_class_counts_are_refused(tmp_path: Path) -> Non
     fraction = DownstreamDataModule(catalog, "fraction", image_size=16, seed=0)
     fraction.setup()
     with pytest.raises(ValueError, match="'fraction' is continuous"):
-        check_labels(_config(tmp_path).objective_config(), fraction)
+        check_label_columns(_config(tmp_path).objective_config(), fraction)

@@ -194,7 +194,7 @@ class EncoderChoice:
     bundle: dict | None = None
 
 
-def build_encoder(choice: EncoderChoice, reference: dict, seed: int) -> nn.Module | None:
+def build_choice(choice: EncoderChoice, reference: dict, seed: int) -> nn.Module | None:
     """The encoder (eval mode), or None for an ImageNet encoder whose weights are not on disk
     (logged once; nothing is downloaded). ``reference``: the main bundle's config, whose
     architecture the baselines share."""
@@ -245,13 +245,13 @@ def build_encoders(
     choices: list[EncoderChoice], reference: dict, seed: int
 ) -> dict[str, nn.Module | None]:
     """Each encoder built once (None for raw pixels); those that cannot be built are left out
-    (one log line each, from :func:`build_encoder`)."""
+    (one log line each, from :func:`build_choice`)."""
     built = {}
     for choice in choices:
         if choice.kind == "raw_pixels":
             built[choice.name] = None
             continue
-        encoder = build_encoder(choice, reference, seed)
+        encoder = build_choice(choice, reference, seed)
         if encoder is not None:
             built[choice.name] = encoder
     return built

@@ -65,7 +65,7 @@ def finetune_module(
     return module
 
 
-def check_labels(options: FinetuneOptions, datamodule: Any) -> None:
+def check_label_columns(options: FinetuneOptions, datamodule: Any) -> None:
     """The downstream labels fit ``kind`` and ``n_classes`` (after ``datamodule.setup()``)."""
     columns, classes = list(datamodule.label_columns), datamodule.classes
     path = "pretraining.objectives.finetune"
@@ -110,7 +110,7 @@ def fit_finetune(
     import lightning.pytorch as pl
 
     datamodule.setup("fit")
-    check_labels(config.objective_config(), datamodule)
+    check_label_columns(config.objective_config(), datamodule)
     workdir = Path(config.workdir)
     shutil.rmtree(checkpoint_dir(workdir), ignore_errors=True)
     pl.seed_everything(seed, workers=True)

@@ -215,9 +215,9 @@ def finetune_user_catalog(
     figures = {"calibration": calibration_figure(tested, settings.kind, settings.label)}
     if predict_data is not None:
         predicted = predict_labels(module, predict_data.test_dataloader(), config.trainer.precision)
-        predictions = prediction_table(predicted, settings.kind, classes)
+        predictions = label_prediction_table(predicted, settings.kind, classes)
     else:
-        predictions = prediction_table(None, settings.kind, classes)
+        predictions = label_prediction_table(None, settings.kind, classes)
     model = {"architecture": reference["architecture"],
              "timm_kwargs": dict(reference.get("timm_kwargs", {})), "method": "finetune",
              "head": "linear", "dropout": config.objective_config().dropout}  # fmt: skip
@@ -269,7 +269,7 @@ def prediction_columns(kind: str, classes: list | None) -> list[str]:
     return ["id", "predicted", *(f"probability_{c}" for c in classes)]
 
 
-def prediction_table(predicted: dict | None, kind: str, classes: list | None) -> pd.DataFrame:
+def label_prediction_table(predicted: dict | None, kind: str, classes: list | None) -> pd.DataFrame:
     """One row per galaxy: its id, the predicted label (a class, or the value) and each
     class's probability; an empty table with the same columns when ``predicted`` is None."""
     columns = prediction_columns(kind, classes)

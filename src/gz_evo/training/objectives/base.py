@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+import torchmetrics
 from torch import nn
 
 from gz_evo.config import from_params
@@ -90,6 +91,31 @@ class Objective(nn.Module):
         if self.head is None:
             raise ValueError(f"the {type(self).__name__} objective has no supervised head")
         return self.head(features)
+
+
+class StageMeans(nn.Module):
+    """Epoch means of per-step scalars, per stage (synchronised across ranks)."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        super().__init__()
+        self.names = tuple(names)
+        self.train_means = nn.ModuleList(torchmetrics.MeanMetric() for _ in self.names)
+        self.val_means = nn.ModuleList(torchmetrics.MeanMetric() for _ in self.names)
+
+    def _means(self, stage: str) -> nn.ModuleList:
+        return self.train_means if stage == "train" else self.val_means
+
+    def update(self, stage: str, values: dict[str, torch.Tensor], weight: int) -> None:
+        for name, mean in zip(self.names, self._means(stage), strict=True):
+            mean.update(values[name].detach(), weight)
+
+    def compute(self, stage: str) -> dict[str, float]:
+        """``{stage}/{name}`` for every name, then reset."""
+        result = {}
+        for name, mean in zip(self.names, self._means(stage), strict=True):
+            result[f"{stage}/{name}"] = float(mean.compute())
+            mean.reset()
+        return result
 
 
 _REGISTRY: dict[str, type[Objective]] = {}

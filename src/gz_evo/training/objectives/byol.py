@@ -17,14 +17,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import torch
-import torchmetrics
 from lightly.loss import NegativeCosineSimilarity
 from lightly.models.modules.heads import BYOLPredictionHead, BYOLProjectionHead
 from lightly.models.utils import deactivate_requires_grad, update_momentum
 from lightly.utils.scheduler import cosine_schedule
 from torch import nn
 
-from gz_evo.training.objectives.base import Logs, Objective, register_objective
+from gz_evo.training.objectives.base import Logs, Objective, StageMeans, register_objective
 
 if TYPE_CHECKING:
     from gz_evo.schema import Schema
@@ -102,31 +101,6 @@ class BYOLBranches(nn.Module):
             + self.criterion(online_second, target_first)
         )
         return loss, features
-
-
-class StageMeans(nn.Module):
-    """Epoch means of per-step scalars, per stage (synchronised across ranks)."""
-
-    def __init__(self, names: Sequence[str]) -> None:
-        super().__init__()
-        self.names = tuple(names)
-        self.train_means = nn.ModuleList(torchmetrics.MeanMetric() for _ in self.names)
-        self.val_means = nn.ModuleList(torchmetrics.MeanMetric() for _ in self.names)
-
-    def _means(self, stage: str) -> nn.ModuleList:
-        return self.train_means if stage == "train" else self.val_means
-
-    def update(self, stage: str, values: dict[str, torch.Tensor], weight: int) -> None:
-        for name, mean in zip(self.names, self._means(stage), strict=True):
-            mean.update(values[name].detach(), weight)
-
-    def compute(self, stage: str) -> dict[str, float]:
-        """``{stage}/{name}`` for every name, then reset."""
-        result = {}
-        for name, mean in zip(self.names, self._means(stage), strict=True):
-            result[f"{stage}/{name}"] = float(mean.compute())
-            mean.reset()
-        return result
 
 
 @register_objective("byol")

@@ -23,8 +23,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from gz_evo.training.objectives.base import Logs, Objective, register_objective
-from gz_evo.training.objectives.byol import StageMeans
+from gz_evo.training.objectives.base import Logs, Objective, StageMeans, register_objective
 
 if TYPE_CHECKING:
     from gz_evo.schema import Schema

@@ -22,8 +22,8 @@ import torch
 from torch import nn
 
 from gz_evo.models.heads import create_head
-from gz_evo.training.objectives.base import Logs, Objective, register_objective
-from gz_evo.training.objectives.byol import BYOLBranches, StageMeans
+from gz_evo.training.objectives.base import Logs, Objective, StageMeans, register_objective
+from gz_evo.training.objectives.byol import BYOLBranches
 from gz_evo.training.objectives.dirichlet import DirichletLoss
 
 if TYPE_CHECKING:
