@@ -170,6 +170,15 @@ class TrainingModule(pl.LightningModule):
             self.objective.epoch_metrics("val")  # computed and reset, not logged
             return
         self._log_epoch("val")
+        # progress a person can follow in the log, whatever the progress bar setting
+        logging.getLogger(__name__).info(
+            "%s: epoch %d of %s, global step %d, val/loss %.3f",
+            self.config.method,
+            self.current_epoch + 1,
+            self.trainer.max_epochs,
+            self.global_step,
+            float(self.trainer.callback_metrics.get("val/loss", float("nan"))),
+        )
 
     # --- optimiser --------------------------------------------------------------------------
     def _count_total_steps(self) -> int:
