@@ -116,3 +116,40 @@ def test_unknown_look_is_named() -> None:
         render_images(truth, {"decals": DECALS}, 16, seed=0, workers=1)
     with pytest.raises(ValueError, match="pixelscale"):
         Look.from_dict("bad", {"pixelscale": 0.2})
+
+
+def _radial_profile(image: np.ndarray) -> np.ndarray:
+    """Mean light in one-pixel annuli about the centre."""
+    light = image.astype(float).sum(axis=2)
+    y, x = np.indices(light.shape)
+    radius = np.hypot(x - (light.shape[1] - 1) / 2, y - (light.shape[0] - 1) / 2).astype(int)
+    return np.bincount(radius.ravel(), light.ravel()) / np.bincount(radius.ravel())
+
+
+def test_ring_adds_light_at_its_radius_and_takes_it_from_the_disk() -> None:
+    disk = dict(bulge_fraction=0.2, half_light_radius=4.0, bar_angle=0.0)
+    ring = dict(ring=True, ring_radius=1.6, ring_strength=0.8, ring_completeness=1.0)
+    plain = _radial_profile(render_galaxy(_galaxy(**disk), QUIET, 64, galaxy_seed(0, 4)))
+    ringed = _radial_profile(render_galaxy(_galaxy(**disk, **ring), QUIET, 64, galaxy_seed(0, 4)))
+    at_ring = round(1.6 * 4.0 / QUIET.pixel_scale)  # ring radius in pixels
+    assert ringed[at_ring] > 1.2 * plain[at_ring]
+    assert ringed[at_ring // 2] < plain[at_ring // 2]  # star formation moved into the ring
+
+
+def test_field_stars_and_galaxies_come_from_the_look() -> None:
+    empty = render_galaxy(_galaxy(), QUIET, 96, galaxy_seed(0, 5))
+    crowded_look = Look.from_dict(
+        "crowded",
+        {"pixel_scale": 0.262, "psf_fwhm": 1.0, "zeropoint": 23.0, "sky_noise": 1e-4,
+         "shot_noise": 0.0, "field_stars": 400.0, "field_galaxies": 400.0},
+    )  # fmt: skip
+    crowded = render_galaxy(_galaxy(), crowded_look, 96, galaxy_seed(0, 5))
+    edge = np.ones((96, 96), dtype=bool)
+    edge[16:-16, 16:-16] = False  # the frame's border, away from the galaxy
+    lit = lambda image: (image.astype(float).sum(axis=2)[edge] > 60).mean()  # noqa: E731
+    assert lit(empty) < 0.01
+    assert lit(crowded) > 0.05
+    # the same seed places the same field: reproducible
+    np.testing.assert_array_equal(
+        crowded, render_galaxy(_galaxy(), crowded_look, 96, galaxy_seed(0, 5))
+    )

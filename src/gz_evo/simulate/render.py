@@ -26,9 +26,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-# g, r, z flux per unit r-band flux of the two populations (red: old stars; blue: young).
-RED = np.array([0.45, 1.0, 1.6])
-BLUE = np.array([1.0, 1.0, 0.8])
+# g, r, z flux per unit r-band flux of the two populations (red: old stars; blue: young). Through
+# the decals look's stretch, old light is beige to yellow and young light faintly blue, as in DECaLS
+# colour cutouts (a stronger contrast made every disk blue and every bulge orange, which real
+# galaxies are not: ../shared/notes/sim-to-real.md).
+RED = np.array([0.5, 1.0, 1.4])
+BLUE = np.array([0.7, 1.0, 1.05])
+# Share of a disk's smooth light from old stars (drawn red); arms, rings and clumps are young.
+OLD_DISK_FRACTION = 0.5
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,8 @@ class Look:
     sky_noise: float  # Gaussian sky sigma per pixel (per band, r-band units)
     shot_noise: float = 0.02  # source noise: sigma^2 = shot_noise * flux per pixel
     limiting_magnitude: float = 19.0  # where volunteers start to struggle
+    field_stars: float = 0.0  # foreground stars per square arcminute (Poisson per cutout)
+    field_galaxies: float = 0.0  # faint background galaxies per square arcminute
     rgb_scales: tuple[float, float, float] = (1.0, 1.0, 1.0)  # (R<-z, G<-r, B<-g) multipliers
     softening: float = 0.05  # asinh softening: smaller shows fainter light
     max_level: float = 1.0  # value mapped to 255
@@ -81,14 +88,18 @@ def _normalised(pattern: np.ndarray, flux: float) -> np.ndarray:
     return pattern * (flux / total) if total > 0 and flux > 0 else np.zeros_like(pattern)
 
 
-def _disk_pattern(g: Mapping, x: np.ndarray, y: np.ndarray, flux: float) -> np.ndarray:
-    """Exponential disk, log-spiral arms and a ring, in the inclined disk's frame."""
+def _disk_pattern(
+    g: Mapping, x: np.ndarray, y: np.ndarray, flux: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(old, young) light of the inclined disk: a smooth exponential disk of old stars; the young
+    disk modulated by log-spiral arms, and a ring."""
     u, v = _rotate(x, y, g["position_angle"])
     v = v / max(g["axis_ratio"], 0.05)
     radius = np.hypot(u, v)
     theta = np.arctan2(v, u)
     scale_length = g["half_light_radius"] / 1.678
-    disk = np.exp(-radius / scale_length)
+    smooth = np.exp(-radius / scale_length)
+    disk = smooth
     if g["arm_count"] > 0:
         tan_pitch = np.tan(np.radians(max(g["pitch_angle"], 3.0)))
         phase = g["arm_count"] * (theta - np.log(radius / scale_length + 1e-3) / tan_pitch)
@@ -96,12 +107,22 @@ def _disk_pattern(g: Mapping, x: np.ndarray, y: np.ndarray, flux: float) -> np.n
         taper = 1.0 - np.exp(-((radius / (0.8 * scale_length)) ** 2))
         strength = g["arm_strength"]
         disk = disk * ((1.0 - taper) + taper * (1.0 - 0.9 * strength + 3.5 * strength * arms))
-    light = _normalised(disk, flux)
-    if g["ring"]:
-        ring_radius = g["ring_radius"] * g["half_light_radius"]
-        ring = np.exp(-0.5 * ((radius - ring_radius) / (0.1 * ring_radius)) ** 2)
-        light = light + _normalised(ring, 0.3 * flux)
-    return light
+    old = _normalised(smooth, OLD_DISK_FRACTION * flux)
+    young_flux = (1.0 - OLD_DISK_FRACTION) * flux
+    if not g["ring"]:
+        return old, _normalised(disk, young_flux)
+    # star formation gathered into the ring: the young disk gives it ring_strength of its light
+    ring = _normalised(_ring_pattern(g, radius, theta), g["ring_strength"] * young_flux)
+    return old, _normalised(disk, (1.0 - g["ring_strength"]) * young_flux) + ring
+
+
+def _ring_pattern(g: Mapping, radius: np.ndarray, theta: np.ndarray) -> np.ndarray:
+    """A thin ring in the disk plane, brighter on one side when incomplete: real rings are often
+    faint inner rings hugging a bar or bulge, or partial outer rings just beyond the disk."""
+    ring_radius = g["ring_radius"] * g["half_light_radius"]
+    ring = np.exp(-0.5 * ((radius - ring_radius) / (0.1 * ring_radius)) ** 2)
+    gap = (1.0 - g["ring_completeness"]) * 0.5 * (1.0 + np.cos(theta - g["bar_angle"]))
+    return ring * (1.0 - gap)
 
 
 def _tidal_pattern(g: Mapping, x: np.ndarray, y: np.ndarray, flux: float, rng) -> np.ndarray:
@@ -233,7 +254,9 @@ def render_galaxy(galaxy: Mapping, look: Look, image_size: int, seed) -> np.ndar
         red += _bulge_components(g, flux, pa)
         if g["kind"] == "featured":
             disk_flux = flux * (1.0 - g["bulge_fraction"]) * (1.0 - g["clump_fraction"])
-            blue_pixels += _disk_pattern(g, x, y, disk_flux)
+            old_disk, young_disk = _disk_pattern(g, x, y, disk_flux)
+            red_pixels += old_disk
+            blue_pixels += young_disk
             disk_red, disk_blue = _disk_components(g, flux, pa, galsim_rng, scale)
             red += disk_red
             blue += disk_blue
@@ -255,9 +278,20 @@ def render_galaxy(galaxy: Mapping, look: Look, image_size: int, seed) -> np.ndar
             nx=image_size, ny=image_size, scale=scale, method="no_pixel"
         ).array
 
-    bands = np.zeros((3, image_size, image_size))
     colour = 1.0 + g["colour_scatter"] * np.array([-1.0, 0.0, 1.0])
     layers = ((compact, red_pixels, RED * colour), (blue, blue_pixels, BLUE))
+    bands = _convolved_bands(layers, psf, image_size, scale)
+    bands += _field(look, image_size, g["half_light_radius"], psf, rng)
+    sigma = np.sqrt(look.sky_noise**2 + look.shot_noise * np.clip(bands, 0, None))
+    bands = bands + sigma * rng.standard_normal(bands.shape)
+    return stretch(bands, look)
+
+
+def _convolved_bands(layers: tuple, psf, image_size: int, scale: float) -> np.ndarray:
+    """g, r, z light of (profiles, pixel grid, colour) layers, each convolved with the PSF."""
+    import galsim
+
+    bands = np.zeros((3, image_size, image_size))
     for parts, pixels, population in layers:
         layer = list(parts)
         if pixels.any():
@@ -268,10 +302,42 @@ def render_galaxy(galaxy: Mapping, look: Look, image_size: int, seed) -> np.ndar
             nx=image_size, ny=image_size, scale=scale
         )
         bands += population[:, None, None] * image.array[None]
+    return bands
 
-    sigma = np.sqrt(look.sky_noise**2 + look.shot_noise * np.clip(bands, 0, None))
-    bands = bands + sigma * rng.standard_normal(bands.shape)
-    return stretch(bands, look)
+
+def _field(look: Look, image_size: int, radius: float, psf, rng) -> np.ndarray:
+    """g, r, z light of the cutout's field: foreground stars (the PSF, bright ones with a halo)
+    and faint small background galaxies, Poisson in number per square arcminute, placed anywhere
+    but on the galaxy's core, each with its own colour. Real cutouts always have some."""
+    import galsim
+
+    bands = np.zeros((3, image_size, image_size))
+    side = image_size * look.pixel_scale
+    area = (side / 60.0) ** 2
+    stars = rng.poisson(look.field_stars * area)
+    galaxies = rng.poisson(look.field_galaxies * area)
+    for index in range(stars + galaxies):
+        star = index < stars
+        offset = rng.uniform(-0.5, 0.5, 2) * side
+        if np.hypot(*offset) < radius:
+            continue  # not on the galaxy's core
+        faintest = look.limiting_magnitude + (1.5 if star else 2.5)
+        magnitude = rng.uniform(look.limiting_magnitude - (2.0 if star else 0.0), faintest)
+        flux = 10.0 ** (-0.4 * (magnitude - look.zeropoint))
+        if star:
+            profile = psf.withFlux(flux)
+        else:
+            size = rng.uniform(0.3, 1.0)
+            shape = galsim.Exponential(half_light_radius=size, flux=flux).shear(
+                q=rng.uniform(0.3, 1.0), beta=rng.uniform(0, 180) * galsim.degrees
+            )
+            profile = galsim.Convolve(shape, psf)
+        image = profile.drawImage(
+            nx=image_size, ny=image_size, scale=look.pixel_scale, offset=offset / look.pixel_scale
+        )
+        mix = rng.uniform(0.0, 1.0)
+        bands += (mix * RED + (1.0 - mix) * BLUE)[:, None, None] * image.array[None]
+    return bands
 
 
 def stretch(bands: np.ndarray, look: Look) -> np.ndarray:
