@@ -80,7 +80,27 @@ def _ids(style: str, group: str, ra: np.ndarray, dec: np.ndarray, rng) -> np.nda
     raise ValueError(f"unknown id style {style!r}")
 
 
+#: Decimals kept of values computed in floating point, as real catalogs publish them: numpy's
+#: transcendental functions take CPU-specific code paths (AVX-512 or not) that can change the last
+#: bits, so the data stages' bytes would differ between machines. Coordinates: 1e-7 degrees.
+COORDINATE_DECIMALS = 7
+LATENT_DECIMALS = 6
+
+
+def _published(truth: pd.DataFrame, decimals: int = LATENT_DECIMALS) -> pd.DataFrame:
+    """Float columns rounded to ``decimals``: the same bytes on every x86-64 CPU."""
+    floats = truth.select_dtypes(include="floating").columns
+    truth[floats] = truth[floats].round(decimals)
+    return truth
+
+
 def _sky(style: str, n: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Right ascension and declination (degrees, to COORDINATE_DECIMALS)."""
+    ra, dec = _sky_positions(style, n, rng)
+    return np.round(ra, COORDINATE_DECIMALS), np.round(dec, COORDINATE_DECIMALS)
+
+
+def _sky_positions(style: str, n: int, rng) -> tuple[np.ndarray, np.ndarray]:
     if style == "candels":
         centres = np.array(list(CANDELS_FIELDS.values()))[rng.integers(0, len(CANDELS_FIELDS), n)]
         return (
@@ -99,7 +119,8 @@ def _unique_iau(truth: pd.DataFrame) -> pd.DataFrame:
         duplicated = named & truth["id_str"].duplicated(keep="first")
         if not duplicated.any():
             return truth
-        truth.loc[duplicated, "ra"] += 0.2 / 3600.0
+        nudged = truth.loc[duplicated, "ra"] + 0.2 / 3600.0
+        truth.loc[duplicated, "ra"] = nudged.round(COORDINATE_DECIMALS)
         truth.loc[duplicated, "id_str"] = formats.iau_names(
             truth.loc[duplicated, "ra"].to_numpy(), truth.loc[duplicated, "dec"].to_numpy()
         )
@@ -121,8 +142,10 @@ def sample_universe(params: Mapping, seed: int) -> pd.DataFrame:
             style = formats.ID_STYLES[campaign_format(group, config)]
         if group == UNLABELLED:
             style = "prefixed"
-        truth = sample_morphology(
-            n, rng_for(seed, group, "morphology"), **dict(config.get("morphology") or {})
+        truth = _published(
+            sample_morphology(
+                n, rng_for(seed, group, "morphology"), **dict(config.get("morphology") or {})
+            )
         )
         sky_rng = rng_for(seed, group, "sky")
         ra, dec = _sky(style, n, sky_rng)
@@ -132,8 +155,9 @@ def sample_universe(params: Mapping, seed: int) -> pd.DataFrame:
         truth.insert(3, "ra", ra)
         truth.insert(4, "dec", dec)
         truth.insert(5, "id_style", style)
-        truth["difficulty"] = difficulty(
-            truth, looks[look].psf_fwhm, looks[look].limiting_magnitude
+        truth["difficulty"] = np.round(
+            difficulty(truth, looks[look].psf_fwhm, looks[look].limiting_magnitude),
+            LATENT_DECIMALS,
         )
         frames.append(truth)
     truth = pd.concat(frames, ignore_index=True)
