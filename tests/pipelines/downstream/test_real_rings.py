@@ -21,6 +21,7 @@ import yaml
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
+from gz_evo.config import merged
 from gz_evo.datasets.pretraining import load_encoder_bundle
 from gz_evo.evaluation.transfer import fit_linear_probe, score_predictions
 from gz_evo.training.augment import GalaxyAugment
@@ -52,15 +53,13 @@ UNIVERSE = {
     },
 }
 
-#: finetuning on real galaxies: the downstream pipeline's protocol (parameters_downstream.yml)
-FINETUNE = {
-    "data": {"batch_size": 16},
-    "optimizer": {"lr": 0.001, "warmup_steps": 0},
-    "trainer": {"max_epochs": 10, "early_stopping_patience": 4, "log_every_n_steps": 5},
-    "monitor": {"knn": False},
-    "mlflow": {"enabled": False},
-    "objectives": {"finetune": {"kind": "binary", "n_classes": 2}},
-}
+PROTOCOL = PROJECT_ROOT / "conf/base/parameters_downstream.yml"
+
+
+def _finetune_changes() -> dict:
+    """The downstream pipeline's finetuning protocol (downstream.finetune.changes), binary."""
+    changes = yaml.safe_load(PROTOCOL.read_text())["downstream"]["finetune"]["changes"]
+    return merged(changes, {"objectives": {"finetune": {"kind": "binary", "n_classes": 2}}})
 
 
 @pytest.fixture(scope="module")
@@ -117,19 +116,20 @@ def test_finetuned_demo_encoder_beats_raw_pixels_on_held_out_real_rings(
     table = _real_rings(shared_data)
     reference = demo_encoder["config"]
     pretraining = yaml.safe_load(PRETRAINING_PARAMETERS.read_text())["pretraining"]
+    changes = _finetune_changes()
     finetuned, pixels, labels = [], [], []
     for fold in range(FOLDS):
         data = DownstreamDataModule(
             table.assign(split=_fold_splits(len(table), fold)),
             "ring",
             image_size=reference["image_size"],
-            batch_size=FINETUNE["data"]["batch_size"],
+            batch_size=changes["data"]["batch_size"],
             seed=fold,
             image_root=shared_data / "rings",
         )
         data.setup()
         assert data.bad.empty, data.bad
-        config = finetune_config(pretraining, {**FINETUNE, "workdir": str(tmp_path / str(fold))})
+        config = finetune_config(pretraining, {**changes, "workdir": str(tmp_path / str(fold))})
         augment = GalaxyAugment.from_params(reference["augment"], seed=fold)
         module = fit_finetune(data, config, augment, demo_encoder, seed=fold)
         predicted = predict_labels(module, data.test_dataloader())
