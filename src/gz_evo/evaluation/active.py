@@ -151,7 +151,7 @@ def pool_table(catalogs: dict[str, pd.DataFrame | None]) -> pd.DataFrame:
                     "image_path": paths.to_numpy(dtype=object),
                     "image_bytes": blobs.to_numpy(dtype=object),
                 }
-            )  # fmt: skip
+            )
         )
     if not frames:
         raise ActiveLearningError(
@@ -389,8 +389,8 @@ def run_active_learning(
                     row["acquired_difficulty_mean"] = float(difficulty[chosen].mean())
                     labelled = np.sort(np.concatenate([labelled, chosen]))
                 rows.append(row)
-            logger.info("active learning seed %d, %s: test loss %s", run_seed, strategy,
-                        " -> ".join(f"{r['test_loss']:.2f}" for r in rows[-config.rounds - 1:]))  # fmt: skip
+            curve = " -> ".join(f"{r['test_loss']:.2f}" for r in rows[-config.rounds - 1 :])
+            logger.info("active learning seed %d, %s: test loss %s", run_seed, strategy, curve)
     head = fit_head(x[candidates], counts[candidates], schema, config.head, seed)
     rows.append({
         "strategy": "all_candidates", "seed": seed, "round": -1, "labelled": len(candidates),
@@ -489,9 +489,9 @@ def headline_metrics(summary: pd.DataFrame, results: pd.DataFrame) -> dict:
     """Per strategy the test loss (mean, std over seeds) at the first and last labelled size;
     random minus BALD at the last size, paired by seed (positive: BALD better); the references."""
     metrics: dict = {}
-    for strategy, rows in summary[summary["strategy"].isin(STRATEGIES)].groupby("strategy"):
-        rows = rows.sort_values("labelled")
-        first, last = rows.iloc[0], rows.iloc[-1]
+    for strategy, group in summary[summary["strategy"].isin(STRATEGIES)].groupby("strategy"):
+        ordered = group.sort_values("labelled")
+        first, last = ordered.iloc[0], ordered.iloc[-1]
         metrics[strategy] = {
             "start_labelled": int(first["labelled"]),
             "start_test_loss": float(first["test_loss_mean"]),

@@ -24,8 +24,12 @@ def embed_pool(
     """The pool's galaxies (the unlabelled and downstream images) embedded once by the
     pretrained encoder: ``{"ids", "source", "features" float32 [N, F]}``; bad images left out
     and logged."""
-    from gz_evo.evaluation.active import ActiveLearningConfig, ActiveLearningError, decode_pool
-    from gz_evo.evaluation.active import pool_table
+    from gz_evo.evaluation.active import (
+        ActiveLearningConfig,
+        ActiveLearningError,
+        decode_pool,
+        pool_table,
+    )
     from gz_evo.models.bundle import encoder_from_bundle
     from gz_evo.training.augment import GalaxyAugment
     from gz_evo.training.downstream import embed
@@ -63,9 +67,8 @@ def ask_volunteers(
     """The simulated volunteers' votes on every pool galaxy for the campaign's decision tree
     (``id_str`` + one column per answer), drawn once; the loop reveals a galaxy's votes when it
     acquires it."""
-    from gz_evo.evaluation.active import ActiveLearningConfig
+    from gz_evo.evaluation.active import ActiveLearningConfig, pool_truth
     from gz_evo.evaluation.active import ask_volunteers as simulate
-    from gz_evo.evaluation.active import pool_truth
     from gz_evo.schema import load_schema
 
     config = ActiveLearningConfig.from_params(params)
