@@ -236,7 +236,7 @@ def ask_volunteers(
         max_blur=float(behaviour["max_blur"]),
         agreement=float(behaviour["agreement"]),
     )
-    return votes[schema.answer_columns].to_numpy(np.int64)
+    return np.array(votes[schema.answer_columns], dtype=np.int64)  # a writable copy
 
 
 # ---- one head ----------------------------------------------------------------------------------
