@@ -45,16 +45,24 @@ class CatalogError(ValueError):
     """A catalog file cannot be used; the message names the file, the column and the rows.
 
     ``ids`` are galaxy ids (or row positions where ids are missing). Readers raise its subclass
-    :class:`IngestionError`; the downstream and finetune catalogs raise it directly.
+    :class:`IngestionError`; the downstream and finetune catalogs raise it directly. ``message``
+    replaces the composed ``"{source}, column {column}: {reason}"`` where the caller has phrased
+    the whole sentence (it must still name the file, and the column and row where they apply).
     """
 
     def __init__(
-        self, source: str, reason: str, column: str | None = None, ids: Sequence = ()
+        self,
+        source: str,
+        reason: str,
+        column: str | None = None,
+        ids: Sequence = (),
+        *,
+        message: str | None = None,
     ) -> None:
         self.source, self.reason, self.column = source, reason, column
         self.ids = [str(i) for i in ids]
         where = f"{source}" + (f", column {column!r}" if column else "")
-        message = f"{where}: {reason}"
+        message = message or f"{where}: {reason}"
         if self.ids:
             shown = ", ".join(self.ids[:SHOWN_IDS])
             more = len(self.ids) - SHOWN_IDS

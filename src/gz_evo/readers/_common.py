@@ -291,6 +291,30 @@ def check_has_rows(frame: pd.DataFrame | pa.Table, path: Path | str, what: str =
         )
 
 
+def read_table(
+    path: PathLike,
+    columns: Sequence[str],
+    string_columns: Sequence[str] = (),
+    max_memory_gb: float | None = None,
+) -> pd.DataFrame:
+    """``columns`` of one CSV or parquet catalog, checked as every reader checks its files.
+
+    A readable file (UTF-8 CSV or parquet, each column named once), the columns present, small
+    enough for ``max_memory_gb`` (None: half this machine's memory), at least one row; else an
+    :class:`IngestionError` naming the file (and column).
+    """
+    path = Path(path)
+    present = header(path)
+    columns = list(dict.fromkeys(columns))
+    missing = [c for c in columns if c not in present]
+    if missing:
+        raise IngestionError(str(path), f"missing column (the file has {present[:20]})", missing[0])
+    check_memory(path, columns, max_memory_gb)
+    frame = read_columns(path, columns, string_columns)
+    check_has_rows(frame, path)
+    return frame
+
+
 def read_files(
     paths: Sequence[Path],
     select: Callable[[list[str], Path], list[str]],
