@@ -5,6 +5,7 @@ from __future__ import annotations
 import bz2
 import functools
 import gzip
+import io
 import lzma
 import os
 import re
@@ -269,17 +270,69 @@ def read_columns(
             import pyarrow.parquet as pq
 
             table = pq.read_table(path, columns=list(columns))
+            table.validate(full=True)  # text must be UTF-8 (a corrupt file may hold anything)
             frame = table.to_pandas(split_blocks=True, self_destruct=True)
             for column in strings:
                 if frame[column].dtype != "str":
                     frame[column] = frame[column].astype("str")
             return frame
-        return pd.read_csv(
+        frame = pd.read_csv(
+            path, usecols=list(columns), dtype=dict.fromkeys(strings, "str"), encoding="utf-8-sig"
+        )
+    check_row_widths(path)
+    return frame[list(columns)]
+
+
+def check_row_widths(path: Path) -> None:
+    """Every row of a CSV has as many fields as its header (pandas, given ``usecols``, silently
+    drops the fields of a longer row, and a stray comma shifts every value after it).
+
+    pyarrow's multi-threaded tokenizer checks the widths (about as long again as the read);
+    quoted values may hold newlines, so a complaint is confirmed with that allowed, and the
+    first bad row found with the csv module, for the message.
+    """
+    import pyarrow.csv as pacsv
+
+    def scan(newlines: bool) -> None:
+        pacsv.read_csv(
             path,
-            usecols=list(columns),
-            dtype=dict.fromkeys(strings, "str"),
-            encoding="utf-8-sig",
-        )[list(columns)]
+            read_options=pacsv.ReadOptions(encoding="utf8"),
+            parse_options=pacsv.ParseOptions(newlines_in_values=newlines),
+            convert_options=pacsv.ConvertOptions(include_columns=[], strings_can_be_null=True),
+        )
+
+    try:
+        scan(False)
+        return
+    except pa.ArrowInvalid as error:
+        if "columns, got" not in str(error):
+            return  # not about widths: pandas read the file, its own errors were raised
+    try:
+        scan(True)
+        return
+    except pa.ArrowInvalid as error:
+        if "columns, got" not in str(error):
+            return
+    raise IngestionError(str(path), f"{_first_bad_width(path)} (a stray comma, or an unquoted "
+                                    "text holding a comma?)")  # fmt: skip
+
+
+def _first_bad_width(path: Path) -> str:
+    import csv
+
+    opened = _open_text(path)
+    if opened is None:
+        return "a row has another number of fields than the header"
+    with opened as raw, io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as text:
+        rows = csv.reader(text)
+        width = len(next(rows))
+        for row in rows:
+            if row and len(row) != width:
+                return (
+                    f"the row ending at line {rows.line_num} has {len(row)} fields, the header "
+                    f"{width}"
+                )
+    return "a row has another number of fields than the header"
 
 
 def check_has_rows(frame: pd.DataFrame | pa.Table, path: Path | str, what: str = "") -> None:

@@ -72,6 +72,7 @@ def read_huggingface(
         check_memory(path, wanted, max_memory_gb)
         with reading(path):
             table = pq.read_table(path, columns=wanted)
+            table.validate(full=True)  # text must be UTF-8 (a corrupt file may hold anything)
         check_has_rows(table, path)
         if dataset_name is not None:
             with reading(path):

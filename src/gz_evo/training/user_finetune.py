@@ -108,9 +108,11 @@ def labelled_table(settings: FinetuneSettings) -> tuple[pd.DataFrame, Path]:
         fractional = ~np.isfinite(values) | (values != values.round()) | (values.abs() > 2**53)
         if fractional.any():
             row = table.index[fractional][0]
+            value = table[label][row]
+            value = value.item() if hasattr(value, "item") else value
             message = (
                 f"{where}: kind {settings.kind} needs classes (integers or text), got "
-                f"{table[label][row]!r} at row {row}: use kind regression for a measurement"
+                f"{value!r} at row {row}: use kind regression for a measurement"
             )
             raise CatalogError(settings.catalog, message, label, message=message)
         table[label] = table[label].astype(np.int64)
