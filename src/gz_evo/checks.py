@@ -152,7 +152,10 @@ def counts_to_int32(values: pd.Series, ids: pd.Series, source: str, column: str)
         if array.size and array.min() < 0:
             raise IngestionError(source, "negative vote count", column, ids[array < 0])
         if array.size and array.max() > MAX_VOTES:
-            raise IngestionError(source, f"implausible vote count (> {MAX_VOTES:,})", column)
+            huge = array > MAX_VOTES
+            raise IngestionError(
+                source, f"implausible vote count (> {MAX_VOTES:,})", column, ids[huge]
+            )
         return array.astype(np.int32, copy=False)
     if array.dtype.kind == "b":
         raise IngestionError(source, "vote counts are booleans, not integers", column)
@@ -178,7 +181,8 @@ def counts_to_int32(values: pd.Series, ids: pd.Series, source: str, column: str)
     if fractional.any():
         raise IngestionError(source, "non-integer vote count", column, ids[fractional])
     if array.size and array.max() > MAX_VOTES:
-        raise IngestionError(source, f"implausible vote count (> {MAX_VOTES:,})", column)
+        huge = array > MAX_VOTES
+        raise IngestionError(source, f"implausible vote count (> {MAX_VOTES:,})", column, ids[huge])
     return array.astype(np.int32)
 
 
@@ -285,6 +289,8 @@ def explain_missing(path: str) -> str:
     target = Path(path)
     if target.is_dir():
         return ": it is a directory, not an image file"
+    if target.parent.is_dir():
+        return ""  # the folder is there, the file is not
     parts = target.parts
     bases = [Path("."), *target.parents]
     for start in range(1, len(parts)):
@@ -296,12 +302,13 @@ def explain_missing(path: str) -> str:
                     f": but {candidate} exists, so the paths are relative to another folder; "
                     "set the reader's image_dir (or image_root) to the folder they start from"
                 )
-    if target.is_absolute():
+    existing = next((p for p in target.parents if p.is_dir()), Path("/"))
+    if target.is_absolute() and len(existing.parts) <= 1:
         return (
             ": an absolute path, perhaps from the machine that wrote the catalog; write paths "
             "relative to the catalog's folder or image_dir"
         )
-    return ""
+    return f": its folder {target.parent} does not exist"
 
 
 # --- decision-tree consistency (may drop rows, within a tolerance) ----------------------------

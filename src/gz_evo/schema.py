@@ -256,13 +256,10 @@ CAMPAIGN_KEYS = ("name", "title", "suffix", "questions")
 QUESTION_KEYS = ("name", "answers", "depends_on")
 
 
-def _check_keys(data: dict, known: Sequence[str], where: str) -> None:
+def _check_keys(data: dict, known: Sequence[str], where: str, what: str) -> None:
     unknown = [key for key in data if key not in known]
     if unknown:
-        raise SchemaError(
-            f"{where}: unknown key {unknown[0]!r}; a campaign file knows {', '.join(known)} "
-            f"(questions: {', '.join(QUESTION_KEYS)})"
-        )
+        raise SchemaError(f"{where}: unknown key {unknown[0]!r}; {what} has {', '.join(known)}")
 
 
 def _check_text(value: object, what: str, where: str) -> str:
@@ -281,7 +278,7 @@ def campaign_from_dict(data: dict, source: str = "<dict>") -> Schema:
             f"{source}: a campaign file is a mapping (name, title, suffix, questions), "
             f"not {type(data).__name__}"
         )
-    _check_keys(data, CAMPAIGN_KEYS, source)
+    _check_keys(data, CAMPAIGN_KEYS, source, "a campaign")
     for key in ("name", "questions"):
         if key not in data:
             raise SchemaError(f"{source}: campaign definition has no {key!r}")
@@ -300,7 +297,7 @@ def campaign_from_dict(data: dict, source: str = "<dict>") -> Schema:
                 f"({{name: ..., answers: [...], depends_on: ...}}), got {raw!r}"
             )
         where = f"{source}: question {position} ({raw.get('name', '?')!r})"
-        _check_keys(raw, QUESTION_KEYS, where)
+        _check_keys(raw, QUESTION_KEYS, where, "a question")
         if "name" not in raw or "answers" not in raw:
             raise SchemaError(f"{where}: needs 'name' and 'answers'")
         name = _check_text(raw["name"], "the question's name", where)

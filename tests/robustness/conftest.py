@@ -1,7 +1,7 @@
 """Hypothesis profiles for the fuzz tests, and a count of the examples they ran.
 
 ``ci`` (the default): a fixed example budget per test, derandomised (every run draws the same
-inputs, so CI is reproducible), a 5 s deadline per input (the bound on time per input; a typical
+inputs, so CI is reproducible), a 10 s deadline per input (the bound on time per input; a typical
 input takes milliseconds). ``thorough``: ten times the examples, fresh random inputs each run::
 
     HYPOTHESIS_PROFILE=thorough .venv/bin/pytest tests/robustness/test_fuzz.py
@@ -16,7 +16,7 @@ from datetime import timedelta
 from hypothesis import HealthCheck, settings
 
 _COMMON = {
-    "deadline": timedelta(seconds=5),
+    "deadline": timedelta(seconds=10),
     "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
     "database": None,
 }

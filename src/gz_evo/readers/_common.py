@@ -245,6 +245,12 @@ def estimate_memory(path: Path, columns: Sequence[str]) -> tuple[int, int]:
     return rows, int(rows * per_row)
 
 
+def _size(n_bytes: float) -> str:
+    if n_bytes >= 1e8:
+        return f"{n_bytes / 1e9:.2f} GB"
+    return f"{n_bytes / 1e6:.2f} MB" if n_bytes >= 1e4 else f"{n_bytes:,.0f} bytes"
+
+
 def check_memory(path: Path, columns: Sequence[str], max_memory_gb: float | None) -> None:
     """Refuse, before reading, a file whose columns would not fit the memory limit."""
     rows, size = estimate_memory(path, columns)
@@ -252,9 +258,9 @@ def check_memory(path: Path, columns: Sequence[str], max_memory_gb: float | None
     if need > limit:
         raise IngestionError(
             str(path),
-            f"too large to read at once: about {need / 1e9:.1f} GB of memory for {rows:,} rows "
+            f"too large to read at once: about {_size(need)} of memory for {rows:,} rows "
             f"x {len(columns)} columns (twice the columns read: the canonical table is built "
-            f"beside them), more than the limit of {limit / 1e9:.1f} GB "
+            f"beside them), more than the limit of {_size(limit)} "
             "(ingestion.max_memory_gb; null is half this machine's memory): split the file into "
             "parts (the readers take several files) or raise the limit on a bigger machine",
         )
@@ -335,13 +341,18 @@ def _first_bad_width(path: Path) -> str:
     return "a row has another number of fields than the header"
 
 
-def check_has_rows(frame: pd.DataFrame | pa.Table, path: Path | str, what: str = "") -> None:
+#: what a catalog with no rows may mean, for a campaign source of the ingestion pipeline
+NO_ROWS_HINT = (
+    "a failed export? for a source you have no data for, set enabled: false in "
+    "parameters_ingestion.yml"
+)
+
+
+def check_has_rows(
+    frame: pd.DataFrame | pa.Table, path: Path | str, hint: str = NO_ROWS_HINT
+) -> None:
     if len(frame) == 0:
-        raise IngestionError(
-            str(path),
-            f"has a header but no rows{what}: nothing to ingest (a failed export? for a source "
-            "you have no data for, set enabled: false in parameters_ingestion.yml)",
-        )
+        raise IngestionError(str(path), f"has a header but no rows: nothing to read ({hint})")
 
 
 def read_table(
@@ -364,7 +375,7 @@ def read_table(
         raise IngestionError(str(path), f"missing column (the file has {present[:20]})", missing[0])
     check_memory(path, columns, max_memory_gb)
     frame = read_columns(path, columns, string_columns)
-    check_has_rows(frame, path)
+    check_has_rows(frame, path, "a failed export?")
     return frame
 
 
