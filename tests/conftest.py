@@ -62,5 +62,6 @@ def project_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     )
     (tmp_path / "conf" / "local").mkdir()
     (tmp_path / "src").mkdir()  # Kedro wants it; gz_evo itself is imported from the install
+    (tmp_path / "logs").mkdir()  # conf/logging.yml writes logs/info.log
     monkeypatch.chdir(tmp_path)
     return tmp_path

@@ -23,7 +23,7 @@ LAYERS: list[set[str]] = [
     {"datasets", "images", "readers", "simulate", "merge"},
     {"models"},
     {"training", "evaluation"},
-    {"pipelines", "pipeline_registry", "settings", "__main__"},
+    {"pipelines", "pipeline_registry", "settings", "hooks", "__main__"},
 ]
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -40,21 +41,37 @@ DROPPED_COLUMNS = (
 )
 
 
-class IngestionError(ValueError):
-    """A catalog cannot be ingested; the message names file, column and row ids."""
+class CatalogError(ValueError):
+    """A catalog file cannot be used; the message names the file, the column and the rows.
+
+    ``ids`` are galaxy ids (or row positions where ids are missing). Readers raise its subclass
+    :class:`IngestionError`; the downstream and finetune catalogs raise it directly. ``message``
+    replaces the composed ``"{source}, column {column}: {reason}"`` where the caller has phrased
+    the whole sentence (it must still name the file, and the column and row where they apply).
+    """
 
     def __init__(
-        self, source: str, reason: str, column: str | None = None, ids: Sequence = ()
+        self,
+        source: str,
+        reason: str,
+        column: str | None = None,
+        ids: Sequence = (),
+        *,
+        message: str | None = None,
     ) -> None:
         self.source, self.reason, self.column = source, reason, column
         self.ids = [str(i) for i in ids]
         where = f"{source}" + (f", column {column!r}" if column else "")
-        message = f"{where}: {reason}"
+        message = message or f"{where}: {reason}"
         if self.ids:
             shown = ", ".join(self.ids[:SHOWN_IDS])
             more = len(self.ids) - SHOWN_IDS
             message += f" (id {shown}" + (f" and {more} more)" if more > 0 else ")")
         super().__init__(message)
+
+
+class IngestionError(CatalogError):
+    """A catalog cannot be ingested; the message names file, column and row ids."""
 
 
 # --- vote columns -------------------------------------------------------------------------------
@@ -135,13 +152,22 @@ def counts_to_int32(values: pd.Series, ids: pd.Series, source: str, column: str)
         if array.size and array.min() < 0:
             raise IngestionError(source, "negative vote count", column, ids[array < 0])
         if array.size and array.max() > MAX_VOTES:
-            raise IngestionError(source, f"implausible vote count (> {MAX_VOTES:,})", column)
+            huge = array > MAX_VOTES
+            raise IngestionError(
+                source, f"implausible vote count (> {MAX_VOTES:,})", column, ids[huge]
+            )
         return array.astype(np.int32, copy=False)
     if array.dtype.kind == "b":
         raise IngestionError(source, "vote counts are booleans, not integers", column)
+    if array.dtype.kind in "OUS":  # nullable integers, text, mixed: missing values first
+        missing = values.isna().to_numpy()
+        if missing.any():
+            raise IngestionError(source, "missing (NaN) vote count", column, ids[missing])
     try:
+        if array.dtype.kind not in "fOUS":
+            raise TypeError(array.dtype)
         array = np.asarray(array, dtype=np.float64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise IngestionError(
             source, f"vote counts are not numbers ({values.dtype})", column
         ) from None
@@ -155,7 +181,8 @@ def counts_to_int32(values: pd.Series, ids: pd.Series, source: str, column: str)
     if fractional.any():
         raise IngestionError(source, "non-integer vote count", column, ids[fractional])
     if array.size and array.max() > MAX_VOTES:
-        raise IngestionError(source, f"implausible vote count (> {MAX_VOTES:,})", column)
+        huge = array > MAX_VOTES
+        raise IngestionError(source, f"implausible vote count (> {MAX_VOTES:,})", column, ids[huge])
     return array.astype(np.int32)
 
 
@@ -247,10 +274,41 @@ def check_images_exist(paths: pd.Series, ids: pd.Series, source: str) -> None:
         first = given.iloc[int(np.flatnonzero(missing)[0])]
         raise IngestionError(
             source,
-            f"{missing.sum()} image file(s) do not exist (first: {first})",
+            f"{missing.sum()} image file(s) do not exist (first: {first}{explain_missing(first)})",
             "image_path",
             ids[present][missing],
         )
+
+
+def explain_missing(path: str) -> str:
+    """Why an image path names no file, as a clause for an error message ('' if unknown).
+
+    A directory; or a file of that name elsewhere (the paths are relative to another folder
+    than the one they were joined onto); or an absolute path from another machine.
+    """
+    target = Path(path)
+    if target.is_dir():
+        return ": it is a directory, not an image file"
+    if target.parent.is_dir():
+        return ""  # the folder is there, the file is not
+    parts = target.parts
+    bases = [Path("."), *target.parents]
+    for start in range(1, len(parts)):
+        tail = Path(*parts[start:])
+        for base in bases:
+            candidate = base / tail
+            if candidate != target and candidate.is_file():
+                return (
+                    f": but {candidate} exists, so the paths are relative to another folder; "
+                    "set the reader's image_dir (or image_root) to the folder they start from"
+                )
+    existing = next((p for p in target.parents if p.is_dir()), Path("/"))
+    if target.is_absolute() and len(existing.parts) <= 1:
+        return (
+            ": an absolute path, perhaps from the machine that wrote the catalog; write paths "
+            "relative to the catalog's folder or image_dir"
+        )
+    return f": its folder {target.parent} does not exist"
 
 
 # --- decision-tree consistency (may drop rows, within a tolerance) ----------------------------

@@ -244,30 +244,73 @@ def _check_answer_names(answers: Iterable, where: str) -> tuple[str, ...]:
                 f"{where}: answer {answer!r} was read as a boolean; YAML turns yes/no into "
                 f'true/false, so quote it ("yes", "no")'
             )
-        text = str(answer)
+        text = _check_text(answer, "an answer", where)
         if "_" in text:
             raise SchemaError(f"{where}: answer {text!r} contains '_', which separates columns")
         checked.append(text)
     return tuple(checked)
 
 
+#: keys of a campaign file, and of each of its questions (anything else is a typo)
+CAMPAIGN_KEYS = ("name", "title", "suffix", "questions")
+QUESTION_KEYS = ("name", "answers", "depends_on")
+
+
+def _check_keys(data: dict, known: Sequence[str], where: str, what: str) -> None:
+    unknown = [key for key in data if key not in known]
+    if unknown:
+        raise SchemaError(f"{where}: unknown key {unknown[0]!r}; {what} has {', '.join(known)}")
+
+
+def _check_text(value: object, what: str, where: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int | float) or value == "":
+        raise SchemaError(f"{where}: {what} must be a non-empty text, got {value!r}")
+    return str(value)
+
+
 def campaign_from_dict(data: dict, source: str = "<dict>") -> Schema:
-    """Build one campaign's schema from its YAML content, appending the suffix everywhere."""
+    """Build one campaign's schema from its YAML content, appending the suffix everywhere.
+
+    Every key is checked: an unknown one (a typo such as ``depend_on``) is an error naming it.
+    """
+    if not isinstance(data, dict):
+        raise SchemaError(
+            f"{source}: a campaign file is a mapping (name, title, suffix, questions), "
+            f"not {type(data).__name__}"
+        )
+    _check_keys(data, CAMPAIGN_KEYS, source, "a campaign")
     for key in ("name", "questions"):
         if key not in data:
             raise SchemaError(f"{source}: campaign definition has no {key!r}")
-    campaign, suffix = str(data["name"]), str(data.get("suffix") or "")
+    campaign = _check_text(data["name"], "'name'", source)
+    suffix = data.get("suffix") or ""
+    suffix = suffix and _check_text(suffix, "'suffix'", source)
+    if "_" in suffix:
+        raise SchemaError(f"{source}: suffix {suffix!r} contains '_', which separates columns")
+    if not isinstance(data["questions"], list) or not data["questions"]:
+        raise SchemaError(f"{source}: 'questions' must be a non-empty list of questions")
     questions = []
     for position, raw in enumerate(data["questions"]):
+        if not isinstance(raw, dict):
+            raise SchemaError(
+                f"{source}: question {position} must be a mapping "
+                f"({{name: ..., answers: [...], depends_on: ...}}), got {raw!r}"
+            )
         where = f"{source}: question {position} ({raw.get('name', '?')!r})"
+        _check_keys(raw, QUESTION_KEYS, where, "a question")
         if "name" not in raw or "answers" not in raw:
             raise SchemaError(f"{where}: needs 'name' and 'answers'")
-        if "_" in str(raw["name"]):
+        name = _check_text(raw["name"], "the question's name", where)
+        if "_" in name:
             raise SchemaError(f"{where}: question names use '-', never '_'")
+        if not isinstance(raw["answers"], list):
+            raise SchemaError(f"{where}: 'answers' must be a list, got {raw['answers']!r}")
         depends_on = raw.get("depends_on")
+        if depends_on is not None:
+            depends_on = _check_text(depends_on, "'depends_on'", where)
         questions.append(
             Question(
-                name=_suffixed(str(raw["name"]), suffix),
+                name=_suffixed(name, suffix),
                 answers=_check_answer_names(raw["answers"], where),
                 depends_on=None
                 if depends_on is None
@@ -294,13 +337,18 @@ def _campaign_files(
         directory = Path(directory_name)
         if not directory.is_dir():
             raise SchemaError(f"campaign directory {str(directory)!r} does not exist")
-        for path in sorted(directory.glob("*.yaml")):
+        own: dict[str, Path] = {}
+        for path in sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")]):
             name = path.stem
+            if name in own:
+                raise SchemaError(
+                    f"{path}: campaign {name!r} is also defined by {own[name]}; keep one file"
+                )
             if name in files:
                 raise SchemaError(
                     f"{path}: campaign {name!r} is already defined by gz_evo; rename your file"
                 )
-            files[name] = path
+            files[name] = own[name] = path
     return files
 
 
@@ -322,7 +370,19 @@ def _campaign_data(name: str, campaign_dirs: Sequence[str | Path]) -> tuple[dict
             f"named merges: {', '.join(named_merges())}"
         )
     entry = files[name]
-    data = yaml.safe_load(entry.read_text())
+    try:
+        data = yaml.safe_load(entry.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as error:
+        raise SchemaError(
+            f"{entry}: not UTF-8 text (byte {error.start}): save the campaign file as UTF-8"
+        ) from None
+    except yaml.YAMLError as error:
+        raise SchemaError(f"{entry}: not valid YAML: {error}") from None
+    if not isinstance(data, dict):
+        raise SchemaError(
+            f"{entry}: a campaign file is a mapping (name, title, suffix, questions), "
+            f"not {type(data).__name__}"
+        )
     if data.get("name") != name:
         raise SchemaError(f"{entry}: file name says {name!r} but 'name' says {data.get('name')!r}")
     return data, str(entry)

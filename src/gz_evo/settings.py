@@ -6,7 +6,11 @@ environment (``GZ_EVO_MLFLOW_URI``): tests and clusters relocate the store witho
 
 from omegaconf.resolvers import oc
 
+from gz_evo.hooks import InputChecksumHooks
 from gz_evo.runtime import process_rank
+
+# Every run's log (logs/info.log, conf/logging.yml) names the input files it read, with checksums.
+HOOKS = (InputChecksumHooks(),)
 
 CONFIG_LOADER_ARGS = {
     "base_env": "base",

@@ -33,6 +33,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from gz_evo.checks import CatalogError
 from gz_evo.datasets.atomic import atomic_write_path
 
 TaskKind = Literal["binary", "multiclass", "regression"]
@@ -61,39 +62,51 @@ def check_labels(
 
     Kinds are declared, never guessed: integer labels 0..9 may be classes or a measurement.
     Missing labels, a classification task with one class, a binary task without exactly two
-    and regression labels that are not finite numbers are refused.
+    and regression labels that are not finite numbers are refused (:class:`CatalogError`).
     """
     _check_kind(kind)
     values = pd.Series(np.asarray(labels, dtype=object).ravel())
     if rows is not None:
         values.index = list(rows)
     if values.empty:
-        raise ValueError(f"{where} has no labels")
+        _refuse(where, f"{where} has no labels")
     missing = int(values.isna().sum())
     if missing:
         first = values.index[values.isna()][0]
-        raise ValueError(
-            f"{where} has {missing} missing labels (first at row {first}): fill or drop those rows"
+        _refuse(
+            where,
+            f"{where} has {missing} missing labels (first at row {first}): fill or drop those rows",
         )
+    nested = values.map(lambda v: isinstance(v, list | tuple | dict | set | np.ndarray | bytes))
+    if nested.any():
+        first = values.index[nested.to_numpy()][0]
+        _refuse(where, f"{where}: labels must be numbers or text, got {values[first]!r} at row "
+                       f"{first}")  # fmt: skip
     if kind == "regression":
         numbers = pd.to_numeric(values, errors="coerce")
         bad = values[numbers.isna() | ~np.isfinite(numbers.astype(float))]
         if len(bad):
             examples = ", ".join(repr(v) for v in bad.unique()[:3])
-            raise ValueError(
+            _refuse(
+                where,
                 f"{where}: a regression task needs finite numbers, got {len(bad)} other labels "
-                f"(e.g. {examples}; first at row {bad.index[0]})"
+                f"(e.g. {examples}; first at row {bad.index[0]})",
             )
         return
     classes = sorted(values.unique(), key=str)
     if len(classes) < 2:
-        raise ValueError(f"{where} has only one class ({classes[0]!r}): nothing to classify")
+        _refuse(where, f"{where} has only one class ({classes[0]!r}): nothing to classify")
     if kind == "binary" and len(classes) != 2:
         shown = ", ".join(repr(c) for c in classes[:6]) + (", ..." if len(classes) > 6 else "")
-        raise ValueError(
+        _refuse(
+            where,
             f"{where} has {len(classes)} classes ({shown}); a binary task needs exactly 2 "
-            "(declare it multiclass?)"
+            "(declare it multiclass?)",
         )
+
+
+def _refuse(where: str, message: str) -> None:
+    raise CatalogError(where, message, message=message)
 
 
 def _stratified_order(labels: np.ndarray, permutation: np.ndarray) -> np.ndarray:

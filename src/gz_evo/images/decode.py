@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-BAD_REASONS = ("missing", "unreadable", "truncated", "wrong_channels", "blank")
+BAD_REASONS = ("missing", "unreadable", "truncated", "wrong_channels", "blank", "too_large")
 FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fits.fz")
 FITS_MAGIC = b"SIMPLE  ="
 EMBEDDED = "<image_bytes>"  # how bad-image reports name a row that has no image path
@@ -39,6 +39,9 @@ class DecodeConfig:
     """Knobs of decoding and checking (``images.checks`` and ``images.fits`` in parameters).
 
     ``blank_std``: an image whose pixel standard deviation (0-255 scale) is below this is blank.
+    ``max_pixels``: an image with more pixels (width x height, from its header, before any pixel
+    is decoded) is refused as ``too_large`` (a decompression bomb, or not a galaxy cutout); so is
+    a file larger than such an image could be (3 bands of float64).
     FITS: each band's background (``fits_low_percentile``) goes to 0 and its
     ``fits_high_percentile`` to 1, then ``asinh(x / a) / asinh(1 / a)`` with
     ``a = fits_asinh_softening``. Bands are stored bluest first (DECaLS: g, r, z), so they become
@@ -46,6 +49,7 @@ class DecodeConfig:
     """
 
     blank_std: float = 1.0
+    max_pixels: int = 40_000_000
     fits_low_percentile: float = 1.0
     fits_high_percentile: float = 99.7
     fits_asinh_softening: float = 0.1
@@ -56,11 +60,17 @@ class DecodeConfig:
         checks, fits = checks or {}, fits or {}
         return cls(
             blank_std=float(checks.get("blank_std", cls.blank_std)),
+            max_pixels=int(checks.get("max_pixels", cls.max_pixels)),
             fits_low_percentile=float(fits.get("low_percentile", cls.fits_low_percentile)),
             fits_high_percentile=float(fits.get("high_percentile", cls.fits_high_percentile)),
             fits_asinh_softening=float(fits.get("asinh_softening", cls.fits_asinh_softening)),
             fits_bluest_first=bool(fits.get("bluest_first", cls.fits_bluest_first)),
         )
+
+    @property
+    def max_file_bytes(self) -> int:
+        """The largest file a ``max_pixels`` image can be: 3 bands of float64, plus headers."""
+        return 24 * self.max_pixels + 2**20
 
 
 def _has_path(image_path: object) -> bool:
@@ -73,12 +83,19 @@ def source_name(image_path: object) -> str:
     return str(image_path) if _has_path(image_path) else EMBEDDED
 
 
-def read_source(image_path: str | Path | None, image_bytes: bytes | None, root: Path) -> bytes:
+def read_source(
+    image_path: str | Path | None,
+    image_bytes: bytes | None,
+    root: Path,
+    config: DecodeConfig | None = None,
+) -> bytes:
     """The encoded bytes of a catalog row: embedded bytes win, else the file (relative to root).
 
     Only non-empty bytes / bytearray / memoryview count as embedded bytes and only str /
-    os.PathLike as a path: anything else (None, NaN, pandas NA) is missing.
+    os.PathLike as a path: anything else (None, NaN, pandas NA) is missing. A file larger than
+    ``config.max_file_bytes`` is refused before it is read.
     """
+    config = config or DecodeConfig()
     if isinstance(image_bytes, bytes | bytearray | memoryview) and len(image_bytes) > 0:
         return bytes(image_bytes)
     if not _has_path(image_path):
@@ -86,8 +103,17 @@ def read_source(image_path: str | Path | None, image_bytes: bytes | None, root: 
     path = Path(image_path)
     path = path if path.is_absolute() else root / path
     try:
+        if path.is_dir():
+            raise BadImage("missing", f"{path} is a directory, not an image file")
+        size = path.stat().st_size
+        if size > config.max_file_bytes:
+            raise BadImage(
+                "too_large",
+                f"{path} is {size / 1e6:.0f} MB, more than an image of images.checks.max_pixels="
+                f"{config.max_pixels:,} pixels can be",
+            )
         return path.read_bytes()
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+    except (FileNotFoundError, NotADirectoryError):
         raise BadImage("missing", f"no such file {path}") from None
     except OSError as error:
         raise BadImage("unreadable", f"{path}: {error}") from None
@@ -114,30 +140,52 @@ def decode_image(
     config = config or DecodeConfig()
     if len(data) == 0:
         raise BadImage("truncated", "empty file")
-    if is_fits(data, name):
-        pixels = _decode_fits(data, config)
-    else:
-        pixels = _decode_pil(data, draft_size)
+    with warnings.catch_warnings():  # decoders warn about what they then fail on, or repair
+        warnings.simplefilter("ignore")
+        if is_fits(data, name):
+            pixels = _decode_fits(data, config)
+        else:
+            pixels = _decode_pil(data, draft_size, config.max_pixels)
     _check_not_blank(pixels, config.blank_std)
     return pixels
 
 
-def _decode_pil(data: bytes, draft_size: int | None) -> np.ndarray:
+def _check_pixels(width: int, height: int, max_pixels: int) -> None:
+    if width * height > max_pixels:
+        raise BadImage(
+            "too_large",
+            f"{width} x {height} = {width * height:,} pixels, more than images.checks.max_pixels="
+            f"{max_pixels:,} (a decompression bomb, or not a galaxy cutout)",
+        )
+
+
+def _decode_pil(data: bytes, draft_size: int | None, max_pixels: int) -> np.ndarray:
+    """Pillow's decoders are fed untrusted bytes: any error they raise means a bad image."""
     try:
         image = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
         raise BadImage("unreadable", "not a JPEG, PNG or FITS image") from None
-    except (OSError, EOFError, SyntaxError, ValueError) as error:
+    except Image.DecompressionBombError as error:
+        raise BadImage("too_large", f"header: {error}") from None
+    except (MemoryError, RecursionError):
+        raise BadImage("unreadable", "header: the decoder ran out of memory or stack") from None
+    except Exception as error:
         reason = "truncated" if _looks_truncated(error) else "unreadable"
-        raise BadImage(reason, f"header: {error}") from None
+        raise BadImage(reason, f"header: {type(error).__name__}: {error}") from None
+    _check_pixels(*image.size, max_pixels)
     try:
         if draft_size is not None and image.format == "JPEG":
             image.draft("RGB", (draft_size, draft_size))
         image.load()
-    except (OSError, EOFError, SyntaxError, ValueError) as error:
+        return _to_rgb(image)
+    except BadImage:
+        raise
+    except (MemoryError, RecursionError):
+        raise BadImage("unreadable", f"{image.format}: the decoder ran out of memory") from None
+    except Exception as error:
         reason = "truncated" if _looks_truncated(error) else "unreadable"
-        raise BadImage(reason, f"{image.format} decode failed: {error}") from None
-    return _to_rgb(image)
+        message = f"{image.format} decode failed: {type(error).__name__}: {error}"
+        raise BadImage(reason, message) from None
 
 
 def _looks_truncated(error: BaseException) -> bool:
@@ -171,19 +219,46 @@ def _decode_fits(data: bytes, config: DecodeConfig) -> np.ndarray:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with fits.open(io.BytesIO(data), memmap=False, lazy_load_hdus=False) as hdus:
-                arrays = [hdu.data for hdu in hdus if getattr(hdu, "data", None) is not None]
-                array = next((a for a in arrays if a.ndim in (2, 3)), None)
-                if array is None and arrays:
-                    raise BadImage("wrong_channels", f"FITS data of shape {arrays[0].shape}")
-                if array is None:
+                images = [
+                    hdu for hdu in hdus
+                    if isinstance(hdu, fits.PrimaryHDU | fits.ImageHDU | fits.CompImageHDU)
+                    and _fits_axes(hdu)
+                ]  # fmt: skip
+                for hdu in images:  # sizes from the headers, before any data is read
+                    _check_fits_size(_fits_axes(hdu), config.max_pixels)
+                hdu = next((h for h in images if len(_fits_axes(h)) in (2, 3)), None)
+                if hdu is None and images:
+                    shape = tuple(reversed(_fits_axes(images[0])))
+                    raise BadImage("wrong_channels", f"FITS data of shape {shape}")
+                if hdu is None:
                     raise BadImage("unreadable", "FITS file without image data")
-                array = np.asarray(array, dtype=np.float32)
+                array = np.asarray(hdu.data, dtype=np.float32)
     except BadImage:
         raise
-    except (OSError, ValueError, TypeError, IndexError) as error:
+    except (MemoryError, RecursionError):
+        raise BadImage("unreadable", "FITS: the decoder ran out of memory") from None
+    except Exception as error:  # astropy is fed untrusted bytes: any error means a bad file
         reason = "truncated" if _fits_truncated(error) else "unreadable"
-        raise BadImage(reason, f"FITS: {error}") from None
+        raise BadImage(reason, f"FITS: {type(error).__name__}: {error}") from None
     return fits_to_rgb(array, config)
+
+
+def _fits_axes(hdu) -> list[int]:
+    """``NAXIS1..n`` of an image HDU's header (empty when it holds no data)."""
+    header = hdu.header
+    naxis = int(header.get("ZNAXIS", header.get("NAXIS", 0)) or 0)
+    key = "ZNAXIS" if "ZNAXIS" in header else "NAXIS"
+    axes = [int(header.get(f"{key}{i}", 0) or 0) for i in range(1, naxis + 1)]
+    return axes if axes and all(a > 0 for a in axes) else []
+
+
+def _check_fits_size(axes: list[int], max_pixels: int) -> None:
+    """Width x height (the band axis, of 1 or 3, left out) against ``max_pixels``."""
+    spatial = sorted(axes, reverse=True)[:2]
+    if len(spatial) == 2:
+        _check_pixels(spatial[1], spatial[0], max_pixels)
+    elif int(np.prod(axes, dtype=np.float64)) > max_pixels:
+        _check_pixels(int(np.prod(axes, dtype=np.float64)), 1, max_pixels)
 
 
 def _fits_truncated(error: BaseException) -> bool:
@@ -256,6 +331,6 @@ def load_galaxy(
     config: DecodeConfig | None = None,
 ) -> np.ndarray:
     """Read, decode, check and resize one catalog row's image; raise :class:`BadImage` if bad."""
-    data = read_source(image_path, image_bytes, root)
+    data = read_source(image_path, image_bytes, root, config)
     name = str(image_path) if _has_path(image_path) else None
     return resize_square(decode_image(data, name, config, draft_size=size), size)

@@ -12,12 +12,16 @@ suffixed answer columns in schema order. Pick a reader by name (``READERS``) in
 ``huggingface``     Hugging Face parquet shards with embedded images
 ``user``            your own campaign: counts + ``conf/base/campaigns/<name>.yaml``
 ================== ==================================================================
+
+``read_table`` reads any other catalog (downstream tasks, finetune labels) with the same checks:
+every malformed file is an :class:`gz_evo.checks.IngestionError` naming it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from gz_evo.readers._common import header, read_table
 from gz_evo.readers.decals import read_decals
 from gz_evo.readers.galaxy_datasets import read_galaxy_datasets
 from gz_evo.readers.gz2_hart import read_gz2_hart
@@ -35,11 +39,13 @@ READERS: dict[str, Callable] = {
 
 __all__ = [
     "READERS",
+    "header",
     "read_decals",
     "read_downstream_catalog",
     "read_galaxy_datasets",
     "read_gz2_hart",
     "read_huggingface",
     "read_image_catalog",
+    "read_table",
     "read_user",
 ]

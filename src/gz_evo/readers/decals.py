@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from gz_evo.checks import IngestionError
+from gz_evo.config import ConfigError
 from gz_evo.readers._common import (
     PathLike,
     Plan,
@@ -48,6 +49,7 @@ def read_decals(
     image_column: str | None = None,
     missing_questions: str = "error",
     check_images: bool = True,
+    max_memory_gb: float | None = None,
 ) -> pd.DataFrame:
     """A GZ DECaLS release table as the canonical vote table of ``campaign``.
 
@@ -57,7 +59,7 @@ def read_decals(
     ``missing_questions="zero"`` accepts files that hold only some questions (zeros elsewhere).
     """
     if image_pattern and image_column:
-        raise ValueError("give image_pattern or image_column, not both")
+        raise ConfigError("decals reader: give image_pattern or image_column, not both")
     paths = as_paths(paths)
     schema, suffix, questions = campaign_questions(campaign, campaign_dirs)
     by_file_name = {q.name.removesuffix(suffix): q for q in questions}
@@ -84,7 +86,7 @@ def read_decals(
         return plan.wanted(columns)
 
     strings = [*as_list(id_column), *pattern_columns(image_pattern)]
-    frame = read_files(paths, select, string_columns=strings)
+    frame = read_files(paths, select, string_columns=strings, max_memory_gb=max_memory_gb)
     image_path = None
     if image_pattern:
         image_path = join_image_dir(render_pattern(image_pattern, frame), image_dir)

@@ -36,6 +36,7 @@ def read_galaxy_datasets(
     images: str = "auto",
     missing_questions: str = "error",
     check_images: bool = True,
+    max_memory_gb: float | None = None,
 ) -> pd.DataFrame:
     """Concatenated galaxy-datasets catalogues as the canonical vote table of ``campaign``.
 
@@ -63,7 +64,8 @@ def read_galaxy_datasets(
         first_present(id_column, columns, "id", str(path))
         return plan.wanted(columns)
 
-    frame = read_files(paths, select, string_columns=[id_column, "filename", "subfolder"])
+    strings = [id_column, "filename", "subfolder"]
+    frame = read_files(paths, select, string_columns=strings, max_memory_gb=max_memory_gb)
     return to_canonical(
         frame, plan, _image_path(frame, plan.images, image_dir), check_images=check_images
     )

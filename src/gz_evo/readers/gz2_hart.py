@@ -15,17 +15,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from pathlib import Path
 
 import pandas as pd
 
 from gz_evo.checks import IngestionError
+from gz_evo.config import ConfigError
 from gz_evo.readers._common import (
     PathLike,
     Plan,
     as_paths,
     campaign_questions,
+    header,
     join_image_dir,
     pattern_columns,
+    read_columns,
     read_files,
     render_pattern,
     source_name,
@@ -79,6 +83,7 @@ def read_gz2_hart(
     image_dir: PathLike | None = None,
     image_pattern: str | None = None,
     check_images: bool = True,
+    max_memory_gb: float | None = None,
 ) -> pd.DataFrame:
     """``gz2_hart16.csv`` as the canonical vote table of ``campaign`` (the modern GZ2 schema).
 
@@ -86,7 +91,7 @@ def read_gz2_hart(
     ``image_pattern`` such as ``{dr7objid[:6]}/{dr7objid}.jpg``; with neither, votes only.
     """
     if filename_mapping and image_pattern:
-        raise ValueError("give filename_mapping or image_pattern, not both")
+        raise ConfigError("gz2_hart reader: give filename_mapping or image_pattern, not both")
     paths = as_paths(paths)
     source = source_name(paths)
     schema, suffix, _ = campaign_questions(campaign, campaign_dirs)
@@ -113,7 +118,7 @@ def read_gz2_hart(
         return plan.wanted(columns)
 
     strings = [id_column, *pattern_columns(image_pattern)]
-    frame = read_files(paths, select, string_columns=strings)
+    frame = read_files(paths, select, string_columns=strings, max_memory_gb=max_memory_gb)
     image_path = None
     if image_pattern:
         image_path = join_image_dir(render_pattern(image_pattern, frame), image_dir)
@@ -126,7 +131,12 @@ def _mapped_images(
     ids: pd.Series, filename_mapping: PathLike, image_dir: PathLike | None
 ) -> pd.Series:
     """``{asset_id}.jpg`` for each id via ``gz2_filename_mapping.csv``; null where unmapped."""
-    mapping = pd.read_csv(filename_mapping, usecols=["objid", "asset_id"], dtype="str")
+    path = Path(filename_mapping)
+    columns = header(path)
+    for column in ("objid", "asset_id"):
+        if column not in columns:
+            raise IngestionError(str(path), "missing column of gz2_filename_mapping.csv", column)
+    mapping = read_columns(path, ["objid", "asset_id"], ["objid", "asset_id"])
     mapping = mapping.drop_duplicates("objid").set_index("objid")["asset_id"]
     asset = ids.astype("str").map(mapping)
     return join_image_dir(asset + ".jpg", image_dir)

@@ -21,7 +21,10 @@ from gz_evo.readers._common import (
     Plan,
     as_paths,
     campaign_questions,
+    check_has_rows,
+    check_memory,
     header,
+    reading,
     source_name,
     to_canonical,
 )
@@ -38,6 +41,7 @@ def read_huggingface(
     missing_questions: str = "error",
     image_dir: PathLike | None = None,
     check_images: bool = True,
+    max_memory_gb: float | None = None,
 ) -> pd.DataFrame:
     """Parquet shards in the Hugging Face layout as the canonical vote table of ``campaign``.
 
@@ -64,21 +68,37 @@ def read_huggingface(
             wanted.append("dataset_name")
         if image_column:
             wanted.append(image_column)
-        table = pq.read_table(path, columns=list(dict.fromkeys(wanted)))
+        wanted = list(dict.fromkeys(wanted))
+        check_memory(path, wanted, max_memory_gb)
+        with reading(path):
+            table = pq.read_table(path, columns=wanted)
+            table.validate(full=True)  # text must be UTF-8 (a corrupt file may hold anything)
+        check_has_rows(table, path)
         if dataset_name is not None:
-            table = table.filter(pc.equal(table.column("dataset_name"), dataset_name))
+            with reading(path):
+                table = table.filter(pc.equal(table.column("dataset_name"), dataset_name))
         tables.append(table)
-    table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+    source = source_name(paths)
+    with reading(paths[0]):
+        table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
     image_bytes = None
     if image_column:
-        image_bytes = _image_bytes(table.column(image_column))
+        image_bytes = _image_bytes(table.column(image_column), source, image_column)
         table = table.drop_columns([image_column])
-    frame = table.to_pandas(split_blocks=True, self_destruct=True)
+    with reading(paths[0]):
+        frame = table.to_pandas(split_blocks=True, self_destruct=True)
     return to_canonical(frame, plan, image_bytes=image_bytes)
 
 
-def _image_bytes(column: pa.ChunkedArray) -> pa.ChunkedArray:
+def _image_bytes(column: pa.ChunkedArray, source: str, name: str) -> pa.ChunkedArray:
     """The encoded bytes of an HF ``Image`` struct column (or of a plain binary column)."""
     if pa.types.is_struct(column.type):
+        if column.type.get_field_index("bytes") < 0:
+            raise IngestionError(source, f"image struct {column.type} has no 'bytes' field", name)
         column = pc.struct_field(column, "bytes")
+    if not (pa.types.is_binary(column.type) or pa.types.is_large_binary(column.type)
+            or pa.types.is_null(column.type)):  # fmt: skip
+        raise IngestionError(
+            source, f"image column holds {column.type}, not encoded image bytes", name
+        )
     return column.cast(pa.binary())

@@ -37,6 +37,7 @@ def read_image_catalog(
     image_column: str = "file_loc",
     image_dir: PathLike | None = None,
     check_images: bool = True,
+    max_memory_gb: float | None = None,
 ) -> pd.DataFrame:
     """Unlabelled images as a canonical table with no vote columns (``campaign`` names the set)."""
     paths = as_paths(paths)
@@ -47,7 +48,7 @@ def read_image_catalog(
         ids, image = id_and_image(columns, path, id_column, image_column)
         return [ids, image, *(c for c in _COORDINATES if c in columns)]
 
-    frame = read_files(paths, select, string_columns=[id_column])
+    frame = read_files(paths, select, string_columns=[id_column], max_memory_gb=max_memory_gb)
     folder = image_dir if image_dir is not None else paths[0].parent
     image_path = join_image_dir(frame[image_column], folder)
     return to_canonical(frame, plan, image_path, check_images=check_images)
@@ -61,6 +62,7 @@ def read_downstream_catalog(
     image_column: str = "file_loc",
     image_dir: PathLike | None = None,
     check_images: bool = True,
+    max_memory_gb: float | None = None,
 ) -> pd.DataFrame:
     """``id_str``, ``image_path`` and the label columns (default: every other column)."""
     paths = as_paths(paths)
@@ -80,7 +82,7 @@ def read_downstream_catalog(
         chosen["labels"] = labels
         return [ids, image, *labels]
 
-    frame = read_files(paths, select, string_columns=[id_column])
+    frame = read_files(paths, select, string_columns=[id_column], max_memory_gb=max_memory_gb)
     ids = frame[id_column].astype("str").reset_index(drop=True)
     check_unique_ids(ids, source, id_column)
     folder = image_dir if image_dir is not None else paths[0].parent

@@ -35,6 +35,7 @@ def read_user(
     image_dir: PathLike | None = None,
     missing_questions: str = "error",
     check_images: bool = True,
+    max_memory_gb: float | None = None,
 ) -> pd.DataFrame:
     """The user's catalog as the canonical vote table of ``campaign``."""
     paths = as_paths(paths)
@@ -51,7 +52,7 @@ def read_user(
             plan.images = [first_present(image_column, columns, "image", str(path))]
         return plan.wanted(columns)
 
-    frame = read_files(paths, select, string_columns=[id_column])
+    frame = read_files(paths, select, string_columns=[id_column], max_memory_gb=max_memory_gb)
     image_path = None
     if image_column:
         folder = image_dir if image_dir is not None else paths[0].parent

@@ -19,9 +19,11 @@ import pandas as pd
 import torch
 from torch import nn
 
+from gz_evo.checks import CatalogError, check_unique_ids
 from gz_evo.config import from_params
 from gz_evo.models.bundle import encoder_from_bundle
 from gz_evo.models.encoder import PretrainedWeightsNotFound, create_encoder
+from gz_evo.readers import header, read_table
 from gz_evo.training.augment import GalaxyAugment
 from gz_evo.training.data import DownstreamDataModule
 
@@ -60,25 +62,37 @@ class DownstreamTask:
         return True
 
     def read_catalog(self, ingested: pd.DataFrame | None) -> tuple[pd.DataFrame, Path]:
-        """The catalog as ``id_str``, ``image_path`` + the label, and its image folder."""
+        """The catalog as ``id_str``, ``image_path`` + the label, and its image folder.
+
+        A file is read as the ingestion readers read theirs (CSV or parquet, UTF-8, no repeated
+        column, not too large for memory, at least one row); ids must be present and distinct.
+        Errors are :class:`gz_evo.checks.CatalogError` naming the file, column and rows.
+        """
+        wanted = [self.id_column, self.image_column, self.label]
         if self.catalog == "downstream_catalog":
             if ingested is None:
                 raise ValueError(f"downstream task {self.name}: no ingested downstream_catalog")
-            table, root = ingested, Path(self.image_root or ".")
+            table, root, columns = ingested, Path(self.image_root or "."), list(ingested.columns)
         else:
             path = Path(self.catalog)
-            if not path.is_file():
+            if not path.exists():
                 raise FileNotFoundError(f"downstream task {self.name}: {path} does not exist")
-            table = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
-            root = Path(self.image_root) if self.image_root else path.parent
-        missing = [c for c in (self.id_column, self.image_column, self.label) if c not in table]
+            columns = header(path)
+            table, root = None, Path(self.image_root) if self.image_root else path.parent
+        missing = [c for c in wanted if c not in columns]
         if missing:
-            raise ValueError(
+            message = (
                 f"downstream task {self.name}: {self.catalog} has no column(s) {missing} "
-                f"(it has {list(table.columns)})"
+                f"(it has {list(columns)})"
             )
+            raise CatalogError(self.catalog, message, missing[0], message=message)
+        if table is None:
+            table = read_table(path, wanted, [self.id_column, self.image_column])
         renamed = table.rename(columns={self.id_column: "id_str", self.image_column: "image_path"})
-        return renamed[["id_str", "image_path", self.label]].copy(), root
+        result = renamed[["id_str", "image_path", self.label]].copy()
+        ids = result["id_str"].astype("str").reset_index(drop=True)
+        check_unique_ids(ids, self.catalog, self.id_column)
+        return result, root
 
 
 @dataclass(frozen=True)

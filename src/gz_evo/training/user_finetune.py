@@ -27,10 +27,12 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from gz_evo.config import from_params, merged
+from gz_evo.checks import CatalogError, check_unique_ids
+from gz_evo.config import ConfigError, from_params, merged
 from gz_evo.datasets.pretraining import load_encoder_bundle
 from gz_evo.evaluation.transfer import check_labels, score_predictions
 from gz_evo.models.bundle import encoder_bundle
+from gz_evo.readers import header, read_table
 from gz_evo.training.downstream import DownstreamTask
 from gz_evo.training.finetune import finetune_config, fit_finetune, predict_labels
 
@@ -84,7 +86,7 @@ def labelled_table(settings: FinetuneSettings) -> tuple[pd.DataFrame, Path]:
     """The catalog's labelled rows (``id_str``, ``image_path``, the label; index: the catalog's
     row numbers, 0 for the first data row), labels checked and typed for ``settings.kind``."""
     if not settings.catalog:
-        raise ValueError(
+        raise ConfigError(
             "finetune.catalog is not set: set finetune.catalog=path (a CSV or parquet file), "
             'e.g. kedro run --pipelines finetune --params "finetune.catalog=my_labels.csv,'
             'finetune.label=ring"'
@@ -102,23 +104,28 @@ def labelled_table(settings: FinetuneSettings) -> tuple[pd.DataFrame, Path]:
     if settings.kind == "regression":
         table[label] = pd.to_numeric(table[label]).astype(np.float64)
     elif pd.api.types.is_float_dtype(table[label]):  # 0/1 read as floats beside empty cells
-        fractional = table[label] != table[label].round()
+        values = table[label]
+        fractional = ~np.isfinite(values) | (values != values.round()) | (values.abs() > 2**53)
         if fractional.any():
             row = table.index[fractional][0]
-            raise ValueError(
+            value = table[label][row]
+            value = value.item() if hasattr(value, "item") else value
+            message = (
                 f"{where}: kind {settings.kind} needs classes (integers or text), got "
-                f"{table[label][row]!r} at row {row}: use kind regression for a measurement"
+                f"{value!r} at row {row}: use kind regression for a measurement"
             )
+            raise CatalogError(settings.catalog, message, label, message=message)
         table[label] = table[label].astype(np.int64)
     return table, root
 
 
 def _check_count(n: int, settings: FinetuneSettings, what: str) -> None:
     if n < settings.min_labelled:
-        raise ValueError(
+        message = (
             f"{settings.catalog} has {n} {what} galaxies in column {settings.label!r}, fewer "
             f"than finetune.min_labelled={settings.min_labelled}: label more galaxies"
         )
+        raise CatalogError(settings.catalog, message, settings.label, message=message)
 
 
 def _check_bad(bad: pd.DataFrame, rows: pd.Series, n: int, limit: float, where: str) -> None:
@@ -131,10 +138,11 @@ def _check_bad(bad: pd.DataFrame, rows: pd.Series, n: int, limit: float, where: 
     ]
     fraction = len(bad) / max(n, 1)
     if fraction > limit:
-        raise ValueError(
+        message = (
             f"{where}: {len(bad)} of {n} images ({fraction:.0%}) are missing or unreadable, "
             f"more than finetune.max_bad_fraction={limit}; first: {'; '.join(listed[:SHOWN])}"
         )
+        raise CatalogError(where, message, message=message)
     logger.warning("finetune: %d bad images of %s left out: %s", len(bad), where,
                    "; ".join(listed))  # fmt: skip
 
@@ -187,10 +195,11 @@ def finetune_user_catalog(
     _check_count(usable, settings, "labelled galaxies with readable images; usable")
     for split in ("train", "val", "test"):
         if not len(data.datasets[split]):
-            raise ValueError(
+            message = (
                 f"{settings.catalog}: no {split} galaxies from {usable} usable ones: raise "
                 "finetune.val_fraction / test_fraction or label more galaxies"
             )
+            raise CatalogError(settings.catalog, message, message=message)
     predict_data = None
     if to_predict is not None:
         predict_table, predict_root = to_predict
@@ -236,15 +245,17 @@ def finetune_user_catalog(
 def _predict_table(settings: FinetuneSettings) -> tuple[pd.DataFrame, Path]:
     """``predict_catalog`` as ``id_str``, ``image_path`` and a placeholder label (all test)."""
     path = Path(settings.predict_catalog)
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"finetune.predict_catalog: {path} does not exist")
-    table = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
-    missing = [c for c in (settings.id_column, settings.image_column) if c not in table]
+    wanted = [settings.id_column, settings.image_column]
+    columns = header(path)
+    missing = [c for c in wanted if c not in columns]
     if missing:
-        raise ValueError(
-            f"finetune.predict_catalog: {path} has no column(s) {missing} "
-            f"(it has {list(table.columns)})"
-        )
+        message = f"finetune.predict_catalog: {path} has no column(s) {missing} (it has {columns})"
+        raise CatalogError(str(path), message, missing[0], message=message)
+    table = read_table(path, wanted, wanted)
+    check_unique_ids(table[settings.id_column].reset_index(drop=True), str(path),
+                     settings.id_column)  # fmt: skip
     table = table.rename(
         columns={settings.id_column: "id_str", settings.image_column: "image_path"}
     )

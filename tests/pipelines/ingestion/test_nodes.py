@@ -95,6 +95,7 @@ def test_a_failing_source_writes_no_output(raw_dr5, tmp_path: Path):
             "params:ingestion.tolerance": MemoryDataset(0.01),
             "params:ingestion.check_images": MemoryDataset(True),
             "params:campaign_dirs": MemoryDataset([]),
+            "params:ingestion.max_memory_gb": MemoryDataset(None),
         }
     )
     node = next(n for n in create_pipeline().nodes if n.name == "ingest_dr5")

@@ -1,5 +1,8 @@
 """Thin nodes over ``gz_evo.readers`` and ``gz_evo.checks``.
 
+Each source is read and checked into memory; only when every source passed does
+:func:`publish_ingestion` hand the tables to their datasets, so a source that fails leaves every
+previous output of the stage as it was (no mix of new and old tables).
 No deep-learning library is imported here: ``kedro run --pipelines ingestion`` stays light.
 """
 
@@ -10,7 +13,13 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from gz_evo.checks import check_dependencies, empty_dropped_report, validate_canonical
+from gz_evo.checks import (
+    IngestionError,
+    check_dependencies,
+    empty_dropped_report,
+    validate_canonical,
+)
+from gz_evo.config import ConfigError
 from gz_evo.datasets.raw import RawCatalog
 from gz_evo.readers import READERS, read_downstream_catalog, read_image_catalog
 from gz_evo.readers._common import build_canonical, campaign_questions, source_name
@@ -19,8 +28,14 @@ from gz_evo.schema import Schema
 logger = logging.getLogger(__name__)
 
 
-def _reader_options(raw: RawCatalog, settings: dict, check_images: bool) -> dict:
-    options = {"check_images": check_images, **dict(settings.get("options") or {})}
+def _reader_options(
+    raw: RawCatalog, settings: dict, check_images: bool, max_memory_gb: float | None = None
+) -> dict:
+    options = {
+        "check_images": check_images,
+        "max_memory_gb": max_memory_gb,
+        **dict(settings.get("options") or {}),
+    }
     if raw.image_dir is not None:
         options.setdefault("image_dir", str(raw.image_dir))
     options.update({role: str(path) for role, path in raw.files.items()})
@@ -33,13 +48,16 @@ def ingest_campaign(
     tolerance: float,
     check_images: bool,
     campaign_dirs: list[str],
+    max_memory_gb: float | None = None,
+    *,
     campaign: str,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Read one campaign with its reader, drop tree-inconsistent rows (reported), validate.
 
     ``settings`` is ``ingestion.campaigns.<campaign>``: ``reader`` (a name in
     ``gz_evo.readers.READERS``), ``options`` (the reader's keyword arguments), and optionally
-    ``enabled: false`` for a campaign you have no data for (an empty table).
+    ``enabled: false`` for a campaign you have no data for (an empty table). A catalog with no
+    rows, or whose every row is dropped, is an error: an empty table must be asked for.
     """
     schema = campaign_questions(campaign, campaign_dirs)[0]
     source = source_name(raw.paths)
@@ -49,14 +67,29 @@ def ingest_campaign(
         return empty, empty_dropped_report(), {"rows_read": 0, "rows_kept": 0, "rows_dropped": 0}
     reader_name = settings["reader"]
     if reader_name not in READERS:
-        raise ValueError(
+        raise ConfigError(
             f"ingestion.campaigns.{campaign}.reader: unknown reader {reader_name!r}; "
             f"choose one of {', '.join(READERS)}"
         )
-    options = _reader_options(raw, settings, check_images)
+    options = _reader_options(raw, settings, check_images, max_memory_gb)
     table = READERS[reader_name](list(raw.paths), campaign, campaign_dirs=campaign_dirs, **options)
     rows_read = len(table)
+    if not rows_read:
+        raise IngestionError(
+            source,
+            f"no galaxies to ingest for campaign {campaign!r} (check the reader's options, such "
+            f"as dataset_name; enabled: false writes an empty table on purpose)",
+        )
     table, dropped = check_dependencies(table, schema, campaign, tolerance, source)
+    if not len(table):
+        raise IngestionError(
+            source,
+            f"every one of the {rows_read} galaxies was dropped by the decision-tree check "
+            "(more votes on a question than on the answer it follows): are the columns of the "
+            "right campaign?",
+            f"{dropped['question'].iloc[0]}_*",
+            dropped["id_str"].unique(),
+        )
     validate_canonical(table, schema.answer_columns, source)
     logger.info(
         "%s (%s reader): %d galaxies, %d dropped by the decision-tree check",
@@ -85,16 +118,30 @@ def _empty_table(campaign: str, schema: Schema, source: str) -> pd.DataFrame:
     )
 
 
-def ingest_unlabelled(raw: RawCatalog, settings: dict, check_images: bool) -> pd.DataFrame:
+def ingest_unlabelled(
+    raw: RawCatalog, settings: dict, check_images: bool, max_memory_gb: float | None = None
+) -> pd.DataFrame:
     """Images without votes, as canonical rows with no vote columns."""
-    options = _reader_options(raw, settings, check_images)
+    options = _reader_options(raw, settings, check_images, max_memory_gb)
     return read_image_catalog(list(raw.paths), **options)
 
 
-def ingest_downstream(raw: RawCatalog, settings: dict, check_images: bool) -> pd.DataFrame:
+def ingest_downstream(
+    raw: RawCatalog, settings: dict, check_images: bool, max_memory_gb: float | None = None
+) -> pd.DataFrame:
     """The downstream-task catalog: ``id_str``, ``image_path`` and its label columns."""
-    options = _reader_options(raw, settings, check_images)
+    options = _reader_options(raw, settings, check_images, max_memory_gb)
     return read_downstream_catalog(list(raw.paths), **options)
+
+
+def publish_ingestion(**checked: pd.DataFrame | dict) -> dict[str, pd.DataFrame | dict]:
+    """Hand every checked table to its dataset, unchanged: the stage's one writing step.
+
+    It runs only after every source was read and checked, so a source that fails validation
+    leaves all of the stage's previous outputs as they were.
+    """
+    logger.info("ingestion: every source passed its checks; writing %d outputs", len(checked))
+    return dict(checked)
 
 
 def build_ingestion_report(
