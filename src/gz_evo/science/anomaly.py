@@ -29,8 +29,10 @@ from gz_evo.science.catalog import ScienceInputError
 
 @dataclass(frozen=True)
 class ExpertSettings:
-    """``anomaly.expert``: the simulated expert on the demo universe."""
+    """``anomaly.expert``: the simulated expert on the demo universe (``truth``: its truth
+    table; absent: no simulated rounds)."""
 
+    truth: str
     interesting: str
     rounds: int
     labels_per_round: int

@@ -1,10 +1,12 @@
 """Any image catalog and any encoder bundle, checked, and the catalog's images streamed in batches.
 
-A catalog setting names one or more sources: ``unlabelled_images`` / ``downstream_catalog`` (the
-ingested demo tables) or paths to CSV / parquet files with an id column and an image column
-(paths relative to ``image_root``, by default the file's folder). Every source becomes rows of
-``id_str``, ``image_path`` (relative to the project root, or absolute) and ``image_bytes``. An
-encoder setting is ``pretrained_encoder`` (the pretraining pipeline's bundle) or a bundle folder.
+A catalog setting names one or more CSV / parquet files with an id column and an image column
+(paths relative to ``image_root``, by default the file's folder; an ``image_bytes`` column, as
+the ingested tables have, is used where a row has no path). By default these are the ingested
+demo tables (``data/02_intermediate/unlabelled_images.parquet``, whose image paths start at the
+project root). Every source becomes rows of ``id_str``, ``image_path`` and ``image_bytes``. An
+encoder setting is ``pretrained_encoder`` (the pretraining pipeline's bundle, the pipelines'
+Kedro input) or a bundle folder.
 
 Images are decoded in a DataLoader (``num_workers`` processes) and handed over one batch at a
 time, with a progress bar, so memory holds a batch, not the catalog; unusable images are
@@ -27,14 +29,8 @@ from gz_evo.images.decode import BadImage, DecodeConfig, load_galaxy, source_nam
 
 logger = logging.getLogger(__name__)
 
-#: catalog names that stand for an ingested demo table (the pipelines' ``@optional`` inputs)
-NAMED_CATALOGS = {
-    "unlabelled_images": "data/02_intermediate/unlabelled_images.parquet",
-    "downstream_catalog": "data/02_intermediate/downstream_catalog.parquet",
-}
-#: the encoder setting that stands for the pretraining pipeline's bundle
+#: the encoder setting that stands for the pretraining pipeline's bundle (the nodes' input)
 NAMED_ENCODER = "pretrained_encoder"
-NAMED_ENCODER_PATH = "data/06_models/gz_evo_encoder"
 BAD_COLUMNS = ["id_str", "file", "reason", "detail"]
 
 
@@ -44,8 +40,8 @@ class ScienceInputError(ValueError):
 
 @dataclass(frozen=True)
 class CatalogSettings:
-    """Which galaxies: ``catalog`` (a name or path, or a list of them) and, for files, the id and
-    image columns and the folder image paths start from (null: the file's folder)."""
+    """Which galaxies: ``catalog`` (a CSV / parquet path, or a list of them), the id and image
+    columns and the folder image paths start from (null: each file's folder)."""
 
     catalog: str | tuple[str, ...]
     id_column: str
@@ -61,8 +57,8 @@ def _read_file(source: str, settings: CatalogSettings, where: str) -> pd.DataFra
     path = Path(source)
     if not path.is_file():
         raise ScienceInputError(
-            f"{where}: {source} is not a file; give a CSV or parquet catalog or one of "
-            f"{sorted(NAMED_CATALOGS)}"
+            f"{where}: {source} does not exist: give a CSV or parquet catalog (the default demo "
+            "tables are written by `kedro run --pipelines demo,ingestion`)"
         )
     table = (
         pd.read_parquet(path)
@@ -85,47 +81,20 @@ def _read_file(source: str, settings: CatalogSettings, where: str) -> pd.DataFra
     image_path = [
         str(root / value) if isinstance(value, str) and value else None for value in files
     ]
+    blobs = table["image_bytes"].tolist() if "image_bytes" in table else [None] * len(table)
     return pd.DataFrame(
         {
             "id_str": table[settings.id_column].astype(str).to_numpy(),
             "image_path": image_path,
-            "image_bytes": [None] * len(table),
+            "image_bytes": blobs,
         }
     )
 
 
-def _named(source: str, table: pd.DataFrame | None, where: str) -> pd.DataFrame:
-    if table is None:
-        raise ScienceInputError(
-            f"{where}: {source} ({NAMED_CATALOGS[source]}) does not exist: run "
-            "`kedro run --pipelines demo,ingestion` first, or set it to your own CSV / parquet "
-            "catalog"
-        )
-    paths = table["image_path"] if "image_path" in table else [None] * len(table)
-    blobs = table["image_bytes"] if "image_bytes" in table else [None] * len(table)
-    return pd.DataFrame(
-        {
-            "id_str": table["id_str"].astype(str).to_numpy(),
-            "image_path": list(paths),
-            "image_bytes": list(blobs),
-        }
-    )
-
-
-def read_catalog(
-    settings: CatalogSettings, named: Mapping[str, pd.DataFrame | None], where: str
-) -> pd.DataFrame:
-    """Every source's galaxies as ``id_str``, ``image_path``, ``image_bytes`` (ids unique).
-
-    ``named``: the ingested tables by name (None where not written); ``where`` names the
-    setting in messages (``predict.catalog``).
-    """
-    parts = []
-    for source in settings.sources:
-        if source in NAMED_CATALOGS:
-            parts.append(_named(source, named.get(source), where))
-        else:
-            parts.append(_read_file(source, settings, where))
+def read_catalog(settings: CatalogSettings, where: str) -> pd.DataFrame:
+    """Every source's galaxies as ``id_str``, ``image_path``, ``image_bytes`` (ids unique);
+    ``where`` names the setting in messages (``predict.catalog``)."""
+    parts = [_read_file(source, settings, where) for source in settings.sources]
     table = pd.concat(parts, ignore_index=True)
     if table.empty:
         raise ScienceInputError(f"{where}: {list(settings.sources)} hold no galaxies")
@@ -140,23 +109,19 @@ def read_catalog(
         )
     duplicated = table["id_str"].duplicated(keep=False)
     if duplicated.any():
-        rows = np.flatnonzero(duplicated.to_numpy())[:5].tolist()
+        first = table["id_str"][duplicated].iloc[0]
+        rows = np.flatnonzero((table["id_str"] == first).to_numpy())[:5].tolist()
         raise ScienceInputError(
-            f"{where}: id {table['id_str'][rows[0]]!r} appears more than once (rows {rows} of "
-            f"{list(settings.sources)}, 0 = first data row): ids must be unique"
+            f"{where}: id {first!r} appears more than once (rows {rows} of "
+            f"{list(settings.sources)} joined, 0 = first data row): ids must be unique"
         )
     return table
 
 
-def resolve_bundle(setting: str, named: dict | None, where: str) -> dict:
-    """The encoder bundle (``{"config", "state_dict"}``) the setting names, or a clear error."""
+def resolve_bundle(setting: str, named: dict, where: str) -> dict:
+    """The encoder bundle (``{"config", "state_dict"}``) the setting names (``named``: the
+    ``pretrained_encoder`` input), or a clear error."""
     if setting == NAMED_ENCODER:
-        if named is None:
-            raise ScienceInputError(
-                f"{where}: no encoder at {NAMED_ENCODER_PATH}: run `kedro run --pipelines "
-                f"pretraining` first, or set {where}=PATH to an encoder bundle folder "
-                "(encoder.safetensors + encoder_config.json)"
-            )
         return named
     try:
         return load_encoder_bundle(setting)

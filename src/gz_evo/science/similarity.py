@@ -50,9 +50,11 @@ class QuerySettings:
 
 @dataclass(frozen=True)
 class TruthSettings:
-    """``similarity.truth``: neighbours per galaxy and the latent properties compared, each a
-    pandas expression over the demo truth's columns (true/false, or a category)."""
+    """``similarity.truth``: the demo truth table (a parquet path; absent: no comparison),
+    neighbours per galaxy and the latent properties compared, each a pandas expression over the
+    truth's columns (true/false, or a category)."""
 
+    table: str
     k: int
     properties: dict
 
@@ -239,6 +241,11 @@ class SimilaritySearch:
 
 
 # --- the demo's truth -----------------------------------------------------------------------
+def read_truth(path: str) -> pd.DataFrame | None:
+    """The demo universe's truth table, or None where it does not exist (a user's setup)."""
+    return pd.read_parquet(path) if Path(path).is_file() else None
+
+
 def truth_properties(truth: pd.DataFrame, ids: np.ndarray, properties: dict) -> pd.DataFrame:
     """Each property (a pandas expression over truth columns) for the galaxies ``ids``, in that
     order; galaxies absent from the truth are NaN rows."""

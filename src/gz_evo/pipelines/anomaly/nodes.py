@@ -43,9 +43,7 @@ def rank_anomalies(pca: dict, params: dict, seed: int) -> pd.DataFrame:
     return table.sort_values("rank").reset_index(drop=True)
 
 
-def simulate_expert_rounds(
-    pca: dict, truth: pd.DataFrame | None, params: dict
-) -> tuple[pd.DataFrame, dict, dict, dict]:
+def simulate_expert_rounds(pca: dict, params: dict) -> tuple[pd.DataFrame, dict, dict, dict]:
     """On the demo universe, rounds of labels from the truth as the expert (every seed), their
     summary, figure and metrics; skipped with one log line where the catalog is not the demo's."""
     from gz_evo.science.anomaly import (
@@ -54,10 +52,11 @@ def simulate_expert_rounds(
         rounds_figure,
         summarise_rounds,
     )
-    from gz_evo.science.similarity import truth_properties
+    from gz_evo.science.similarity import read_truth, truth_properties
 
     settings = AnomalySettings.from_params(params)
     expert = settings.expert
+    truth = read_truth(expert.truth)
     ids = pca["ids"]
     interesting = (
         truth_properties(truth, ids, {"interesting": expert.interesting})["interesting"]

@@ -1,5 +1,5 @@
 """Wiring of the ``anomaly`` pipeline (no torch here): it reads the ``similarity`` pipeline's
-PCA features; the demo truth is an ``@optional`` input (see ``gz_evo.pipelines.predict``)."""
+PCA features; the demo truth is read from ``anomaly.expert.truth`` where it exists."""
 
 from kedro.pipeline import Node, Pipeline
 
@@ -17,7 +17,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 simulate_expert_rounds,
-                inputs=["similarity_pca", "demo_truth@optional", "params:anomaly"],
+                inputs=["similarity_pca", "params:anomaly"],
                 outputs=[
                     "anomaly_rounds",
                     "anomaly_figures",

@@ -4,35 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
 
-
-def predict_galaxies(
-    unlabelled: pd.DataFrame | None,
-    downstream: pd.DataFrame | None,
-    encoder: dict | None,
-    params: dict,
-    seed: int,
-) -> Any:
+def predict_galaxies(encoder: dict, params: dict, seed: int) -> Any:
     """Check the catalog and encoder, then hand the batch-by-batch prediction stream to the
     ``predictions`` dataset, which writes each batch as it comes (memory stays flat)."""
     from gz_evo.science.catalog import read_catalog, resolve_bundle
     from gz_evo.science.predict import PredictionStream, Predictor, PredictSettings
 
     settings = PredictSettings.from_params(params)
-    named = {"unlabelled_images": unlabelled, "downstream_catalog": downstream}
-    table = read_catalog(settings.catalog_settings, named, "predict.catalog")
+    table = read_catalog(settings.catalog_settings, "predict.catalog")
     bundle = resolve_bundle(settings.encoder, encoder, "predict.encoder")
     return PredictionStream(Predictor(bundle, settings.mc_dropout_samples), table, settings, seed)
 
 
 def draw_prediction_gallery(
-    predictions: Any,
-    unlabelled: pd.DataFrame | None,
-    downstream: pd.DataFrame | None,
-    encoder: dict | None,
-    params: dict,
-    seed: int,
+    predictions: Any, encoder: dict, params: dict, seed: int
 ) -> tuple[dict, dict]:
     """A gallery of example galaxies with their top answers, and the catalog's counts."""
     import numpy as np
@@ -50,8 +36,7 @@ def draw_prediction_gallery(
         np.random.default_rng(seed).permutation(len(friendly))[: settings.gallery.galaxies]
     )
     rows = friendly.iloc[chosen]
-    named = {"unlabelled_images": unlabelled, "downstream_catalog": downstream}
-    table = read_catalog(settings.catalog_settings, named, "predict.catalog").set_index("id_str")
+    table = read_catalog(settings.catalog_settings, "predict.catalog").set_index("id_str")
     images = [
         load_galaxy(
             table.at[galaxy, "image_path"],

@@ -14,13 +14,7 @@ logger = logging.getLogger(__name__)
 MAIN = "gz_evo"
 
 
-def embed_similarity_catalog(
-    unlabelled: pd.DataFrame | None,
-    downstream: pd.DataFrame | None,
-    encoder: dict | None,
-    params: dict,
-    seed: int,
-) -> dict[str, np.ndarray]:
+def embed_similarity_catalog(encoder: dict, params: dict, seed: int) -> dict[str, np.ndarray]:
     """Frozen features of the catalog's galaxies with the encoder and each baseline (streamed
     in batches); unusable images are left out and listed (``bad_ids``)."""
     from gz_evo.science.catalog import embed_catalog, log_bad, read_catalog, resolve_bundle
@@ -28,8 +22,7 @@ def embed_similarity_catalog(
     from gz_evo.training.downstream import EncoderChoice, augment_of, build_encoders
 
     settings = SimilaritySettings.from_params(params)
-    named = {"unlabelled_images": unlabelled, "downstream_catalog": downstream}
-    table = read_catalog(settings.catalog_settings, named, "similarity.catalog")
+    table = read_catalog(settings.catalog_settings, "similarity.catalog")
     bundle = resolve_bundle(settings.encoder, encoder, "similarity.encoder")
     reference = bundle["config"]
     choices = [EncoderChoice(MAIN, "bundle", bundle)]
@@ -79,13 +72,7 @@ def build_similarity_index(pca: dict, params: dict) -> dict[str, np.ndarray]:
 
 
 def find_similar_galaxies(
-    pca: dict,
-    index: dict,
-    unlabelled: pd.DataFrame | None,
-    downstream: pd.DataFrame | None,
-    encoder: dict | None,
-    params: dict,
-    seed: int,
+    pca: dict, index: dict, encoder: dict, params: dict, seed: int
 ) -> tuple[pd.DataFrame, dict]:
     """The query (``similarity.query.id`` or ``.image``; else ``examples`` seeded galaxies):
     its ``k`` most similar galaxies as a table and an image grid."""
@@ -104,8 +91,7 @@ def find_similar_galaxies(
         resolve_bundle(settings.encoder, encoder, "similarity.encoder") if query.image else None
     )
     search = SimilaritySearch(index["ids"], pca, NeighbourIndex.from_arrays(index), bundle)
-    named = {"unlabelled_images": unlabelled, "downstream_catalog": downstream}
-    table = read_catalog(settings.catalog_settings, named, "similarity.catalog").set_index("id_str")
+    table = read_catalog(settings.catalog_settings, "similarity.catalog").set_index("id_str")
 
     def image_of(galaxy: str) -> np.ndarray:
         return load_galaxy(
@@ -144,7 +130,7 @@ def find_similar_galaxies(
 
 
 def score_similarity_truth(
-    features: dict, truth: pd.DataFrame | None, params: dict, seed: int
+    features: dict, params: dict, seed: int
 ) -> tuple[pd.DataFrame, dict, dict, dict]:
     """On the demo universe: how often neighbours share the query's latent morphology, for the
     encoder and each baseline (each reduced with the same PCA settings). Skipped, with one log
@@ -154,10 +140,12 @@ def score_similarity_truth(
         agreement_figure,
         fit_pca,
         neighbour_agreement,
+        read_truth,
         truth_properties,
     )
 
     settings = SimilaritySettings.from_params(params)
+    truth = read_truth(settings.truth.table)
     ids = features["ids"]
     properties = (
         truth_properties(truth, ids, settings.truth.properties)

@@ -1,7 +1,8 @@
 """Wiring of the ``similarity`` pipeline (no torch here).
 
 embed (the encoder and the baselines) -> PCA -> index -> queries; embed -> neighbours against the
-demo truth. The ``@optional`` inputs: see ``gz_evo.pipelines.predict.pipeline``.
+demo truth (read from ``similarity.truth.table``). The catalog comes from the paths in
+``similarity.catalog``; the ``pretrained_encoder`` input orders the default run after pretraining.
 """
 
 from kedro.pipeline import Node, Pipeline
@@ -14,8 +15,7 @@ from gz_evo.pipelines.similarity.nodes import (
     score_similarity_truth,
 )
 
-SOURCES = ["unlabelled_images@optional", "downstream_catalog@optional"]
-ENCODER = "pretrained_encoder@optional"
+ENCODER = "pretrained_encoder"
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -23,7 +23,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 embed_similarity_catalog,
-                inputs=[*SOURCES, ENCODER, "params:similarity", "params:seed"],
+                inputs=[ENCODER, "params:similarity", "params:seed"],
                 outputs="similarity_features",
                 name="embed_similarity_catalog",
             ),
@@ -44,7 +44,6 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=[
                     "similarity_pca",
                     "similarity_index",
-                    *SOURCES,
                     ENCODER,
                     "params:similarity",
                     "params:seed",
@@ -54,12 +53,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 score_similarity_truth,
-                inputs=[
-                    "similarity_features",
-                    "demo_truth@optional",
-                    "params:similarity",
-                    "params:seed",
-                ],
+                inputs=["similarity_features", "params:similarity", "params:seed"],
                 outputs=[
                     "similarity_truth",
                     "similarity_figures",
