@@ -38,8 +38,9 @@ from gz_evo.science.catalog import (
 
 logger = logging.getLogger(__name__)
 
-#: bisection steps for the mixture quantiles (the bracket shrinks 2^-40: far below float32)
-BISECTION_STEPS = 40
+#: the most safeguarded Newton steps for the quantiles of a mixture, and the CDF error that
+#: stops them (MC-dropout samples are close: a few steps; far-apart samples bisect longer)
+MIXTURE_STEPS, MIXTURE_TOLERANCE = 60, 1e-7
 
 
 @dataclass(frozen=True)
@@ -106,24 +107,44 @@ def mixture_intervals(
     concentrations: np.ndarray, schema: Schema, level: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Central ``level`` interval ``([N, A], [N, A])`` of each answer's fraction under the
-    mixture of the ``S`` samples' Beta marginals (exact quantiles for one sample)."""
+    mixture of the ``S`` samples' Beta marginals (exact quantiles for one sample).
+
+    Mixtures: safeguarded Newton steps on the mixture's CDF, from the quantile of the Beta with
+    the mixture's mean and variance; a step that leaves the bracket known to hold the quantile
+    bisects it instead."""
     from scipy import special
 
     a = concentrations.astype(np.float64)
-    b = question_totals(a, schema) - a
+    total = question_totals(a, schema)
+    b = total - a
     tail = (1.0 - level) / 2.0
+    if a.shape[1] == 1:
+        return special.betaincinv(a[:, 0], b[:, 0], tail), special.betaincinv(
+            a[:, 0], b[:, 0], 1.0 - tail
+        )
+    mean_s = a / total
+    mean = mean_s.mean(axis=1)
+    variance = (mean_s * (1 - mean_s) / (total + 1)).mean(axis=1) + mean_s.var(axis=1)
+    common = np.clip(mean * (1 - mean) / np.maximum(variance, 1e-12) - 1.0, 1e-6, None)
+    log_norm = special.betaln(a, b)
     ends = []
     for p in (tail, 1.0 - tail):
-        each = special.betaincinv(a, b, p)  # [N, S, A]: every sample's own quantile
-        if a.shape[1] == 1:
-            ends.append(each[:, 0])
-            continue
-        low, high = each.min(axis=1), each.max(axis=1)  # the mixture's quantile lies between
-        for _ in range(BISECTION_STEPS):
-            middle = (low + high) / 2.0
-            below = special.betainc(a, b, middle[:, None, :]).mean(axis=1) < p
-            low, high = np.where(below, middle, low), np.where(below, high, middle)
-        ends.append((low + high) / 2.0)
+        x = special.betaincinv(mean * common, (1 - mean) * common, p)
+        low, high = np.zeros_like(x), np.ones_like(x)
+        for _ in range(MIXTURE_STEPS):
+            inner = np.clip(x, 1e-12, 1 - 1e-12)[:, None, :]
+            error = special.betainc(a, b, inner).mean(axis=1) - p
+            if np.abs(error).max() < MIXTURE_TOLERANCE:
+                break
+            low, high = np.where(error < 0, x, low), np.where(error < 0, high, x)
+            log_pdf = (a - 1) * np.log(inner) + (b - 1) * np.log1p(-inner) - log_norm
+            density = np.exp(log_pdf).mean(axis=1)
+            step = x - error / np.maximum(density, 1e-300)
+            inside = (step >= low) & (step <= high)
+            x = np.where(
+                np.abs(error) < MIXTURE_TOLERANCE, x, np.where(inside, step, (low + high) / 2.0)
+            )
+        ends.append(x)
     return ends[0], ends[1]
 
 
