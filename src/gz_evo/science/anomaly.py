@@ -119,6 +119,10 @@ def expert_rounds(
     shown: list[int] = []
     score = unsupervised
     records = []
+
+    def purity(rows: np.ndarray) -> float:
+        return float(interesting[rows].mean()) if len(rows) else float("nan")
+
     for round_ in range(expert.rounds + 1):
         top_model = _top_unlabelled(score, seen, expert.top_n)
         n_shown = len(shown)
@@ -130,15 +134,15 @@ def expert_rounds(
                 "seed": seed,
                 "round": round_,
                 "labelled": n_shown,
-                "top_n_model": float(interesting[top_model].mean()),
-                "top_n_unsupervised": float(interesting[top_unsupervised].mean()),
-                "top_n_random": float(interesting[random_order[n_shown:]].mean()),
+                "top_n_model": purity(top_model),
+                "top_n_unsupervised": purity(top_unsupervised),
+                "top_n_random": purity(random_order[n_shown:]),
                 "found_model": int(interesting[shown].sum()),
                 "found_unsupervised": int(interesting[unsupervised_order[:n_shown]].sum()),
                 "found_random": int(interesting[random_order[:n_shown]].sum()),
             }
         )
-        if round_ == expert.rounds:
+        if round_ == expert.rounds or seen.all():
             break
         batch = _top_unlabelled(score, seen, expert.labels_per_round)
         seen[batch] = True
