@@ -22,7 +22,7 @@ LAYERS: list[set[str]] = [
     {"runtime", "config", "memory", "hashing", "sources", "schema", "losses", "checks"},
     {"datasets", "images", "readers", "simulate", "merge"},
     {"models"},
-    {"training", "evaluation"},
+    {"training", "evaluation", "science"},
     {"pipelines", "pipeline_registry", "settings", "hooks", "__main__"},
 ]
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}

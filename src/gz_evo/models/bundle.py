@@ -78,16 +78,21 @@ def load_encoder(directory: str | Path) -> nn.Module:
 
 def load_model(directory: str | Path) -> nn.Module:
     """Encoder + supervised head (eval mode): normalised images -> concentrations per answer."""
+    return model_from_bundle(load_encoder_bundle(directory), str(directory))
+
+
+def model_from_bundle(bundle: dict, name: str = "the bundle") -> nn.Module:
+    """Encoder + supervised head (eval mode) of a loaded bundle (``{"config", "state_dict"}``);
+    ``name`` says where it came from in the error for a bundle without a head."""
     from torch import nn
 
     from gz_evo.models.heads import create_head
 
-    bundle = load_encoder_bundle(directory)
     config = bundle["config"]
     head_name = "dirichlet" if config["format_version"] == 1 else config["head"]
     if head_name is None:
         raise ValueError(
-            f"{directory} holds a {config['method']!r} encoder without a supervised head: "
+            f"{name} holds a {config['method']!r} encoder without a supervised head: "
             "use load_encoder (features) and fit a head on your labels"
         )
     encoder = encoder_from_bundle(bundle)
