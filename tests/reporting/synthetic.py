@@ -202,6 +202,25 @@ def _downstream() -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.DataFrame(rows), pd.DataFrame(reductions)
 
 
+def _fit(target, against, model, alpha, interval, reason=None) -> dict:
+    """One record of the scaling pipeline's fits (gz_evo.evaluation.scaling.sweep_fits)."""
+    return {
+        "target": target,
+        "against": against,
+        "model": model,
+        "fraction": None if against == "train_images" else 1.0,
+        "form": "power",
+        "identifiable": alpha is not None,
+        "reason": reason,
+        "a": None if alpha is None else 10.0,
+        "alpha": alpha,
+        "c": None,
+        "alpha_interval": None if interval is None else list(interval),
+        "n_points": 4,
+        "n_x": 2,
+    }
+
+
 def write_outputs(data: Path, seed: int = 0) -> None:
     """Write every stage's outputs under ``data`` (see ``FILES``)."""
     from gz_evo.plotting import new_figure
@@ -240,21 +259,13 @@ def write_outputs(data: Path, seed: int = 0) -> None:
         }
     )
     fits = {
-        "data": {
-            "small": {
-                "form": "power_law",
-                "exponent": 0.321,
-                "interval": [0.25, 0.4],
-                "identifiable": True,
-            },
-            "large": {
-                "form": "power_law",
-                "exponent": None,
-                "interval": None,
-                "identifiable": False,
-                "reason": "two points for two parameters",
-            },
-        }
+        "interval": 0.9,
+        "fits": [
+            _fit("test_loss", "train_images", "small", 0.321, (0.25, 0.4)),
+            _fit("test_loss", "train_images", "large", None, None, "two points for two"),
+            _fit("test_loss", "parameters", None, 0.123, (0.1, 0.15)),
+            _fit("smooth-or-featured-alpha", "train_images", "small", 0.5, (0.4, 0.6)),
+        ],
     }
     json_outputs = {
         "gz_evo_summary": summary,

@@ -51,8 +51,8 @@ class OptionalDataset(AbstractDataset[Any, Any]):
     def save(self, data: Any) -> None:
         if self._read_only:
             raise DatasetError(
-                f"{self._where()} is a read-only view of another catalog entry's file; "
-                "save through that entry"
+                f"this catalog entry is a read-only view of {self._where()}, which another "
+                "entry writes: save through that entry"
             )
         self.dataset.save(data)
 
@@ -60,15 +60,14 @@ class OptionalDataset(AbstractDataset[Any, Any]):
         return self.dataset.exists()
 
     def _where(self) -> str:
-        described = {
-            key: value
-            for key, value in self._config.items()
-            if key in ("filepath", "path", "type") and isinstance(value, str)
-        }
-        inner = self._config.get("dataset")
-        if isinstance(inner, dict):  # one wrapper deeper (RankZeroDataset, MlflowArtifactDataset)
-            described |= {k: v for k, v in inner.items() if k in ("filepath", "path")}
-        return ", ".join(f"{key}={value}" for key, value in described.items())
+        """The wrapped file or folder (looking through RankZeroDataset / MlflowArtifactDataset)."""
+        config: Any = self._config
+        while isinstance(config, dict):
+            for key in ("filepath", "path"):
+                if isinstance(config.get(key), str):
+                    return config[key]
+            config = config.get("dataset")
+        return str(self._config.get("type"))
 
     def _describe(self) -> dict[str, Any]:
         return {"dataset": self._config.get("type"), "read_only": self._read_only}

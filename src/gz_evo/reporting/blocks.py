@@ -44,14 +44,17 @@ def table(
     rows: Sequence[Sequence[Any]],
     caption: str = "",
     total_rows: int = 0,
+    collapsed: bool = False,
 ) -> dict:
-    """A table of already formatted cells; the last ``total_rows`` rows are set as totals."""
+    """A table of already formatted cells; the last ``total_rows`` rows are set as totals;
+    ``collapsed``: folded under its caption until the reader opens it."""
     return {
         "kind": "table",
         "caption": caption,
         "columns": list(columns),
         "rows": [[str(cell) for cell in row] for row in rows],
         "total_rows": total_rows,
+        "collapsed": collapsed,
     }
 
 

@@ -324,99 +324,112 @@ def examples(
 
 
 # ---- scaling --------------------------------------------------------------------------------
-_EXPONENT_KEYS = ("exponent", "alpha", "beta")
-_INTERVAL_KEYS = ("interval", "exponent_interval", "ci", "confidence_interval")
+def _exponent(fit: Mapping[str, Any]) -> str:
+    if not fit.get("identifiable") or fit.get("alpha") is None:
+        return "not identifiable"
+    interval = fit.get("alpha_interval")
+    text_ = fmt(fit["alpha"], 3)
+    return f"{text_} [{fmt(interval[0], 3)}, {fmt(interval[1], 3)}]" if interval else text_
 
 
-def _fit_records(fits: Any, path: tuple[str, ...] = ()) -> list[tuple[str, dict]]:
-    """Every dict in the JSON that describes one fit (has an exponent or an identifiable flag),
-    named by its path of keys (``data / resnet / power_law``)."""
-    if isinstance(fits, Mapping):
-        if any(k in fits for k in (*_EXPONENT_KEYS, "identifiable")):
-            name = " / ".join(path) or str(fits.get("name", "fit"))
-            return [(str(fits.get("name", name)) if not path else name, dict(fits))]
-        found = []
-        for key, value in fits.items():
-            found += _fit_records(value, (*path, str(key)))
-        return found
-    if isinstance(fits, list):
-        found = []
-        for index, value in enumerate(fits):
-            label = value.get("name") if isinstance(value, Mapping) else None
-            found += _fit_records(value, (*path, str(label or index)))
-        return found
-    return []
-
-
-def _describe_fit(name: str, fit: Mapping[str, Any]) -> list[str]:
-    exponent = next((fit[k] for k in _EXPONENT_KEYS if k in fit), None)
-    bounds = next((fit[k] for k in _INTERVAL_KEYS if k in fit), None)
-    if bounds is None and "lower" in fit and "upper" in fit:
-        bounds = (fit["lower"], fit["upper"])
-    identifiable = fit.get("identifiable", exponent is not None)
-    if identifiable and exponent is not None:
-        value = fmt(exponent, 3)
-        interval = (
-            f"[{fmt(bounds[0], 3)}, {fmt(bounds[1], 3)}]"
-            if isinstance(bounds, list | tuple) and len(bounds) == 2
-            else "\u2013"
+def _fit_rows(fits: Sequence[Mapping[str, Any]]) -> list[list[str]]:
+    rows = []
+    for fit in fits:
+        if fit["against"] == "train_images":
+            where = f"training images, model {fit.get('model')}"
+        else:
+            where = f"parameters, fraction {fmt(fit.get('fraction'), 3)}"
+        rows.append(
+            [
+                where,
+                str(fit["form"]).replace("_", " "),
+                _exponent(fit),
+                fmt(fit.get("a"), 3),
+                fmt(fit.get("c"), 3),
+                fmt(fit.get("n_points")),
+                str(fit.get("reason") or ""),
+            ]
         )
-    else:
-        value, interval = "not identifiable", "\u2013"
-    reason = fit.get("reason") or fit.get("note") or ""
-    skip = {*_EXPONENT_KEYS, *_INTERVAL_KEYS, "identifiable", "reason", "note", "name"}
-    skip |= {"lower", "upper"}
-    extra = ", ".join(
-        f"{k} {fmt(v, 3)}"
-        for k, v in fit.items()
-        if k not in skip and isinstance(v, int | float | str) and not isinstance(v, bool)
-    )
-    return [name, value, interval, str(reason), extra]
+    return rows
+
+
+def _question_exponents(fits: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """Per question, the power law's exponent against training images for each model."""
+    chosen = [
+        f
+        for f in fits
+        if f["target"] != "test_loss" and f["against"] == "train_images" and f["form"] == "power"
+    ]
+    models = list(dict.fromkeys(str(f.get("model")) for f in chosen))
+    cells: dict[str, dict[str, str]] = {}
+    for fit in chosen:
+        cells.setdefault(fit["target"], {})[str(fit.get("model"))] = _exponent(fit)
+    rows = [[q, *(by_model.get(m, "\u2013") for m in models)] for q, by_model in cells.items()]
+    return ["Question", *(f"alpha, model {m}" for m in models)], rows
 
 
 def scaling(
     points: pd.DataFrame | None,
-    fits: Any,
+    fits: Mapping[str, Any] | None,
     scaling_figures: Mapping[str, str] | None,
     missing: Sequence[str],
 ) -> dict:
-    """The sweep's points, the fitted exponents with their intervals, the scaling plots."""
+    """The sweep's points, the fitted exponents with their intervals, the scaling plots.
+
+    ``fits``: the scaling pipeline's ``{"interval": 0.9, "fits": [{"target", "against",
+    "model", "fraction", "form", "identifiable", "reason", "a", "alpha", "c",
+    "alpha_interval", "n_points", "n_x"}, ...]}``.
+    """
     title = "Scaling"
     blocks: list[dict] = []
     if points is not None and not points.empty:
         group = [c for c in ("model", "parameters", "fraction", "train_images") if c in points]
-        if group and "test_loss" in points:
-            summary = (
-                points.groupby(group, sort=True, dropna=False)["test_loss"]
-                .agg(["mean", "std", "count"])
-                .reset_index()
-            )
-            rows = [
-                [
-                    *(fmt(r[c], 4) if c == "fraction" else fmt(r[c]) for c in group),
-                    fmt_pm(r["mean"], r["std"], 3),
-                    fmt(int(r["count"])),
-                ]
-                for _, r in summary.iterrows()
+        summary = (
+            points.groupby(group, sort=True, dropna=False)["test_loss"]
+            .agg(["mean", "std", "count"])
+            .reset_index()
+        )
+        rows = [
+            [
+                *(fmt(r[c], 4) if c == "fraction" else fmt(r[c]) for c in group),
+                fmt_pm(r["mean"], r["std"], 3),
+                fmt(int(r["count"])),
             ]
-            columns = [c.replace("_", " ").capitalize() for c in group]
-            blocks.append(
-                table(
-                    [*columns, "Test loss", "Seeds"],
-                    rows,
-                    caption=f"{fmt(len(points))} sweep points: mean and spread over seeds",
-                )
-            )
-    records = _fit_records(fits) if fits is not None else []
-    if records:
+            for _, r in summary.iterrows()
+        ]
+        columns = [c.replace("_", " ").capitalize() for c in group]
         blocks.append(
             table(
-                ["Fit", "Exponent", "Interval", "Note", "Other fitted values"],
-                [_describe_fit(name, fit) for name, fit in records],
-                caption="Power-law fits (L = a D^-alpha [+ c]); intervals by bootstrap over "
-                "replicate seeds",
+                [*columns, "Test loss", "Replicates"],
+                rows,
+                caption=f"{fmt(len(points))} sweep points: test loss per galaxy, mean \u00b1 "
+                "std over replicates",
             )
         )
+    if fits is not None:
+        every = fits.get("fits", [])
+        level = fits.get("interval")
+        interval_text = f"{level:.0%} bootstrap intervals" if level else "bootstrap intervals"
+        overall = [f for f in every if f["target"] == "test_loss"]
+        blocks.append(
+            table(
+                ["Against", "Form", "Exponent alpha", "a", "c", "Points", "Note"],
+                _fit_rows(overall),
+                caption=f"Overall test loss: L = a x^-alpha (power) and L = a x^-alpha + c; "
+                f"exponents with {interval_text} over replicates",
+            )
+        )
+        columns, rows = _question_exponents(every)
+        if rows:
+            blocks.append(
+                table(
+                    columns,
+                    rows,
+                    caption=f"Per question: the power law's exponent against training images "
+                    f"({interval_text})",
+                    collapsed=True,
+                )
+            )
     for name, path in (scaling_figures or {}).items():
         blocks.append(figure(Path(path).read_bytes(), name.replace("_", " ")))
     return section("scaling", title, "scaling", command("scaling"), blocks, missing)

@@ -52,8 +52,9 @@ def test_every_stage_ran(full_report: str) -> None:
     # the composition table, the headline metrics, the fits and the downstream table
     assert f"{VOTES:,}" in html and "<td>alpha</td>" in html and "<td>beta</td>" in html
     assert f"{TEST_LOSS:.2f}" in html and f"{TEST_LOSS + 1.111:.2f}" in html
-    assert "0.321" in html and "[0.250, 0.400]" in html and "not identifiable" in html
-    assert "two points for two parameters" in html
+    assert "0.321 [0.250, 0.400]" in html and "0.123 [0.100, 0.150]" in html
+    assert "not identifiable" in html and "two points for two" in html
+    assert "0.500 [0.400, 0.600]" in html  # the per-question exponents
     assert "+50.0%" in html  # error reduction of the encoder against random_init
     assert "Task real_rings did not run: it needs ../shared/data/rings" in html
     # figures: curves, per campaign, per question, 2 campaigns of examples, calibration,
