@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import MaxNLocator
 
 from gz_evo.plotting import PALETTE, REFERENCE, new_figure, styled
 
@@ -20,6 +21,13 @@ VOLUNTEERS = "#9ecae1"  # the volunteers' bars, behind the model's points
 
 def _colour(index: int) -> str:
     return PALETTE[index % len(PALETTE)]
+
+
+def _campaign_colours(names: Sequence[str]) -> dict[str, str]:
+    """One colour per campaign, the same in every figure (by name; the encoders' blue and
+    orange and the faint yellow left out)."""
+    colours = [c for c in PALETTE if c not in (PALETTE[0], PALETTE[1], "#F0E442")]
+    return {name: colours[i % len(colours)] for i, name in enumerate(sorted(set(names)))}
 
 
 def _metric_columns(history: pd.DataFrame, prefix: str) -> dict[str, str]:
@@ -54,19 +62,17 @@ def training_curves(histories: Mapping[str, pd.DataFrame]) -> Any:
 
     if campaigns:
         ax = next(panel)
-        for index, (campaign, column) in enumerate(campaigns.items()):
-            ax.plot(first["epoch"] + 1, first[column], marker="o", color=_colour(index))
-            ax.annotate(
-                campaign,
-                (first["epoch"].iloc[-1] + 1, first[column].iloc[-1]),
-                xytext=(4, 0),
-                textcoords="offset points",
-                va="center",
-                fontsize=8,
-                color=_colour(index),
+        colours = _campaign_colours(list(campaigns))
+        for campaign, column in campaigns.items():
+            ax.plot(
+                first["epoch"] + 1,
+                first[column],
+                marker="o",
+                color=colours[campaign],
+                label=campaign,
             )
         ax.set(xlabel="epoch", ylabel="loss per galaxy", title=f"Validation loss ({first_name})")
-        ax.margins(x=0.15)
+        ax.legend(ncols=2)
 
     if knn:
         ax = next(panel)
@@ -85,6 +91,8 @@ def training_curves(histories: Mapping[str, pd.DataFrame]) -> Any:
                     )
         ax.set(xlabel="epoch", ylabel="accuracy", title="kNN accuracy, frozen encoder")
         ax.legend()
+    for ax in axes:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     return figure
 
 
@@ -189,11 +197,9 @@ def calibration(
     observed: np.ndarray,
     campaigns: np.ndarray,
     bins: int,
-    min_votes: int,
 ) -> Any:
-    """Predicted against volunteer vote fractions (every answer of every test galaxy whose
-    question had at least ``min_votes`` votes): density, mean per bin, and the absolute error
-    per campaign."""
+    """Predicted against volunteer vote fractions (one point per answer of a test galaxy's
+    question): density, mean per bin, and the absolute error per campaign."""
     figure = new_figure(9.6, 3.9)
     left, right = figure.subplots(1, 2, width_ratios=(1.05, 1))
     left.hexbin(
@@ -244,8 +250,9 @@ def calibration(
         patch_artist=True,
         widths=0.6,
     )
-    for index, box in enumerate(parts["boxes"]):
-        box.set(facecolor=_colour(index), alpha=0.35, edgecolor=_colour(index))
+    colours = _campaign_colours(names)
+    for name, box in zip(names, parts["boxes"], strict=True):
+        box.set(facecolor=colours[name], alpha=0.35, edgecolor=colours[name])
     for median in parts["medians"]:
         median.set(color="black")
     for index, values in enumerate(errors_by_campaign):
@@ -253,7 +260,7 @@ def calibration(
     right.plot([], [], marker="D", color="black", ls="none", ms=4, label="mean")
     right.invert_yaxis()
     right.set(
-        xlabel=f"|predicted - volunteer| vote fraction (questions with >= {min_votes} votes)",
+        xlabel="|predicted - volunteer| vote fraction",
         xlim=(0, None),
         title="Absolute error per campaign",
     )

@@ -201,7 +201,7 @@ def calibration(
     blocks = [
         figure(
             png_bytes(
-                figures.calibration(predicted_all, observed_all, campaign_all, bins, min_votes),
+                figures.calibration(predicted_all, observed_all, campaign_all, bins),
                 dpi,
             ),
             f"{fmt(len(joined))} test galaxies; every answer of every question with at least "

@@ -169,18 +169,15 @@ def read_history(workdir: str | Path) -> Any:
         folder.glob("version_*/metrics.csv"),
         key=lambda path: int(path.parent.name.removeprefix("version_")),
     )
-    frames = [pd.read_csv(path).assign(_fit=order) for order, path in enumerate(files)]
-    frames = [frame.dropna(subset=["epoch"]) for frame in frames if "epoch" in frame]
+    frames = {order: pd.read_csv(path) for order, path in enumerate(files)}
+    frames = {order: frame for order, frame in frames.items() if "epoch" in frame}
     if not frames:
         return pd.DataFrame({"epoch": pd.Series(dtype="int64"), "step": pd.Series(dtype="int64")})
-    table = pd.concat(frames, ignore_index=True)
-    groups = table.groupby(["_fit", "epoch"], sort=True)
-    metrics = [
-        column
-        for column in table.columns
-        if column not in ("_fit", "epoch", "step") and groups[column].count().max() <= 1
-    ]
-    rows = groups[[*metrics, "step"]].agg({**dict.fromkeys(metrics, "last"), "step": "max"})
+    table = pd.concat(frames, names=["_fit", None]).dropna(subset=["epoch"])
+    groups = table.groupby([table.index.get_level_values("_fit"), "epoch"], sort=True)
+    counts = groups.count().max()
+    metrics = [c for c in table.columns if c not in ("epoch", "step") and counts[c] <= 1]
+    rows = pd.concat([groups["step"].max(), groups[metrics].last()], axis=1).copy()
     rows = rows.reset_index().drop_duplicates("epoch", keep="last").sort_values("epoch")
     rows = rows.dropna(subset=metrics, how="all") if metrics else rows
     rows[["epoch", "step"]] = rows[["epoch", "step"]].astype("int64")
