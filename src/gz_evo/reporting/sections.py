@@ -338,7 +338,8 @@ def _fit_rows(fits: Sequence[Mapping[str, Any]]) -> list[list[str]]:
         if fit["against"] == "train_images":
             where = f"training images, model {fit.get('model')}"
         else:
-            where = f"parameters, fraction {fmt(fit.get('fraction'), 3)}"
+            fraction = fit.get("fraction")
+            where = "parameters" + ("" if fraction is None else f", fraction {fraction:g}")
         rows.append(
             [
                 where,
@@ -384,14 +385,16 @@ def scaling(
     blocks: list[dict] = []
     if points is not None and not points.empty:
         group = [c for c in ("model", "parameters", "fraction", "train_images") if c in points]
+        order = [c for c in ("parameters", "fraction", "train_images", "model") if c in group]
         summary = (
-            points.groupby(group, sort=True, dropna=False)["test_loss"]
+            points.groupby(group, sort=False, dropna=False)["test_loss"]
             .agg(["mean", "std", "count"])
             .reset_index()
+            .sort_values(order, kind="stable")
         )
         rows = [
             [
-                *(fmt(r[c], 4) if c == "fraction" else fmt(r[c]) for c in group),
+                *(f"{float(r[c]):g}" if c == "fraction" else fmt(r[c]) for c in group),
                 fmt_pm(r["mean"], r["std"], 3),
                 fmt(int(r["count"])),
             ]
