@@ -19,10 +19,10 @@ PACKAGE = PROJECT_ROOT / "src" / "gz_evo"
 
 #: bottom to top; a module may import its own layer or lower ones
 LAYERS: list[set[str]] = [
-    {"runtime", "config", "memory", "hashing", "sources", "schema", "losses", "checks"},
+    {"runtime", "config", "memory", "hashing", "sources", "schema", "losses", "checks", "plotting"},
     {"datasets", "images", "readers", "simulate", "merge"},
     {"models"},
-    {"training", "evaluation", "science"},
+    {"training", "evaluation", "science", "reporting"},
     {"pipelines", "pipeline_registry", "settings", "hooks", "__main__"},
 ]
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}

@@ -35,6 +35,11 @@ def test_default_pipeline_runs_in_a_session_and_logs_one_mlflow_run(
     # a stage may log its own work (the training fit) as a child of the kedro run, nothing else
     assert all(r.data.tags["mlflow.parentRunId"] == run.info.run_id for r in runs if r != run)
     assert run.data.metrics["gz_evo.schema_answers"] == schema["n_answers"]
+    # the last node: the report, written beside the outputs and logged to the run
+    report = (project_copy / "data/08_reporting/report.html").read_text()
+    assert f"Schema {schema['name']}" in report
+    artifacts = [a.path for a in client.list_artifacts(run.info.run_id, "reporting")]
+    assert artifacts == ["reporting/report.html"]
     # parameters are logged flat: one MLflow parameter per leaf of the parameters tree
     assert "gz_evo.schema" in run.data.params
     nested = [k for k, v in run.data.params.items() if v.startswith(("{'", '{"'))]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gz_evo.training.run import check_launch, prepare_workdir
+from gz_evo.training.run import HISTORY, check_launch, prepare_workdir, read_history
 from tests.training.synthetic import tiny_config
 
 
@@ -54,5 +54,43 @@ def test_a_changed_configuration_starts_afresh(tmp_path: Path) -> None:
     assert prepare_workdir(work, "a") == (work / "checkpoints" / "last.ckpt", False)
     (work / "done.json").write_text("{}")
     assert prepare_workdir(work, "a") == (work / "checkpoints" / "last.ckpt", True)
+    (work / HISTORY / "version_0").mkdir(parents=True)
     assert prepare_workdir(work, "b") == (None, False)
     assert not (work / "checkpoints").exists()
+    assert not (work / HISTORY).exists(), "the old fit's curves went with its checkpoints"
+
+
+def _csv(path: Path, text: str) -> None:
+    path.mkdir(parents=True)
+    (path / "metrics.csv").write_text(text)
+
+
+def test_history_is_one_row_per_epoch_and_a_resumed_fit_wins(tmp_path: Path) -> None:
+    """CSVLogger rows: step losses (several per epoch, left out), epoch means (kept); a fit
+    killed during epoch 1 and resumed (version_1) logs epoch 1 again: its values win."""
+    header = "epoch,step,train/step_loss,train/loss,val/loss,val/loss_campaign/a\n"
+    _csv(
+        tmp_path / HISTORY / "version_0",
+        header + "0,0,5.0,,,\n0,1,4.0,,,\n0,1,,,3.5,3.6\n0,1,,4.5,,\n"
+        "1,2,3.9,,,\n1,3,3.8,,,\n1,3,,,9.9,9.9\n",
+    )
+    _csv(
+        tmp_path / HISTORY / "version_1",
+        header + "1,2,3.7,,,\n1,3,3.6,,,\n1,3,,,3.0,3.1\n1,3,,3.65,,\n",
+    )
+    history = read_history(tmp_path)
+    assert list(history.columns) == [
+        "epoch",
+        "step",
+        "train/loss",
+        "val/loss",
+        "val/loss_campaign/a",
+    ]
+    assert history["epoch"].tolist() == [0, 1] and history["step"].tolist() == [1, 3]
+    assert history["val/loss"].tolist() == [3.5, 3.0]
+    assert history["train/loss"].tolist() == [4.5, 3.65]
+
+
+def test_no_logs_give_an_empty_history(tmp_path: Path) -> None:
+    history = read_history(tmp_path)
+    assert history.empty and list(history.columns) == ["epoch", "step"]

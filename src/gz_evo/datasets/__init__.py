@@ -9,6 +9,7 @@ inside methods, because kedro-mlflow's hook materialises every catalog entry on 
 from gz_evo.datasets.atomic import (
     AtomicJSONDataset,
     AtomicParquetDataset,
+    AtomicTextDataset,
     atomic_write_dir,
     atomic_write_path,
     replace_directory,
@@ -17,6 +18,7 @@ from gz_evo.datasets.atomic import (
 __all__ = [
     "AtomicJSONDataset",
     "AtomicParquetDataset",
+    "AtomicTextDataset",
     "atomic_write_dir",
     "atomic_write_path",
     "replace_directory",

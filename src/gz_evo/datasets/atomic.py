@@ -110,6 +110,32 @@ class AtomicJSONDataset(AbstractDataset[Any, Any]):
         return {"filepath": str(self._filepath)}
 
 
+class AtomicTextDataset(AbstractDataset[str, str]):
+    """A text file (an HTML report, ...), written atomically in UTF-8."""
+
+    def __init__(self, filepath: str, metadata: dict | None = None) -> None:
+        self._filepath = Path(filepath)
+        self.metadata = metadata
+
+    def load(self) -> str:
+        try:
+            return self._filepath.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise DatasetError(
+                f"{self._filepath} does not exist: run the stage that writes it"
+            ) from None
+
+    def save(self, data: str) -> None:
+        with atomic_write_path(self._filepath, suffix=self._filepath.suffix) as temporary:
+            temporary.write_text(data, encoding="utf-8")
+
+    def _exists(self) -> bool:
+        return self._filepath.is_file()
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": str(self._filepath)}
+
+
 class AtomicParquetDataset(AbstractDataset[Any, Any]):
     """A pandas DataFrame as one parquet file, written atomically and deterministically.
 

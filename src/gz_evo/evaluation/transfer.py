@@ -35,6 +35,7 @@ from sklearn.preprocessing import StandardScaler
 
 from gz_evo.checks import CatalogError
 from gz_evo.datasets.atomic import atomic_write_path
+from gz_evo.plotting import PALETTE, new_figure, styled
 
 TaskKind = Literal["binary", "multiclass", "regression"]
 TASK_KINDS: tuple[str, ...] = get_args(TaskKind)
@@ -302,32 +303,40 @@ def error_reductions(summary: pd.DataFrame, baselines: list[str]) -> pd.DataFram
     return pd.DataFrame(rows, columns=columns)
 
 
+@styled
 def label_efficiency_figure(summary: pd.DataFrame, task: str) -> Figure:
     """Mean test error against the number of training galaxies (log axis) for ``task``: one
-    line per (encoder, protocol), error bars the std over seeds."""
+    line per (encoder, protocol), error bars the std over seeds. One colour per encoder, one line
+    style per protocol (project style, :mod:`gz_evo.plotting`)."""
     _require_columns(summary, (*GROUP_KEYS, "error_mean", "error_std"), "the summary")
     rows = summary[summary["task"] == task]
     if rows.empty:
         raise ValueError(f"task {task!r} is not in the summary: {sorted(set(summary['task']))}")
-    figure = Figure(figsize=(6.0, 4.0), layout="constrained")
-    FigureCanvasAgg(figure)
+    figure = new_figure(7.2, 3.8)
     axes = figure.add_subplot()
+    encoders = sorted(set(rows["encoder"]))
+    protocols = sorted(set(rows["protocol"]), key=lambda p: (p != "linear_probe", p))
+    styles = ("-", "--", ":", "-.")
     for (encoder, protocol), group in rows.groupby(["encoder", "protocol"], sort=True):
         line = group.sort_values("budget")
+        order = protocols.index(protocol)
         axes.errorbar(
             line["budget"],
             line["error_mean"],
             yerr=line["error_std"].fillna(0.0),
-            marker="o",
-            capsize=3,
+            marker="os^D"[order % 4],
+            ls=styles[order % len(styles)],
+            color=PALETTE[encoders.index(encoder) % len(PALETTE)],
             label=f"{encoder} ({protocol})",
         )
     axes.set_xscale("log")
+    budgets = sorted(set(rows["budget"].astype(int)))
+    axes.set_xticks(budgets, [str(b) for b in budgets])
+    axes.minorticks_off()
     axes.set_xlabel("training galaxies")
     axes.set_ylabel("test error (lower is better)")
     axes.set_title(f"Label efficiency: {task}")
-    axes.grid(True, which="both", alpha=0.3)
-    axes.legend(fontsize="small")
+    axes.legend(loc="center left", bbox_to_anchor=(1.02, 0.5))
     return figure
 
 

@@ -35,6 +35,10 @@ logger = logging.getLogger(__name__)
 
 MONITOR = "val/loss"
 
+#: per-epoch metrics as CSV (Lightning's CSVLogger), under the work folder: one ``version_<n>``
+#: folder per fit or resumed fit, read back by :func:`read_history`
+HISTORY = "history"
+
 
 def check_launch(trainer: TrainerConfig) -> None:
     """Refuse ``strategy: ddp`` with several processes in a plain ``kedro run``.
@@ -72,6 +76,7 @@ def prepare_workdir(workdir: Path, key: str) -> tuple[Path | None, bool]:
         if process_rank() == 0:
             logger.info("pretraining configuration changed: starting afresh in %s", workdir)
             shutil.rmtree(checkpoint_dir(workdir), ignore_errors=True)
+            shutil.rmtree(workdir / HISTORY, ignore_errors=True)
             (workdir / "done.json").unlink(missing_ok=True)
     if process_rank() == 0:
         workdir.mkdir(parents=True, exist_ok=True)
@@ -137,6 +142,46 @@ def mlflow_logger(config: MlflowConfig) -> OpenRunMLFlowLogger | None:
         log_model=False,
         close_run=config.nested,
     )
+
+
+def history_logger(workdir: str | Path) -> Any:
+    """Lightning's CSVLogger into ``<workdir>/history/version_<n>/metrics.csv`` (rank 0 writes).
+
+    A resumed fit gets the next version, so the epochs before the interruption stay on disk.
+    """
+    from lightning.pytorch.loggers import CSVLogger
+
+    return CSVLogger(save_dir=str(workdir), name=HISTORY)
+
+
+def read_history(workdir: str | Path) -> Any:
+    """One row per trained epoch: ``epoch``, ``step`` and every metric logged once an epoch
+    (``train/loss``, ``val/loss``, ``val/loss_question/...``, ``knn/...``), from the CSV logs.
+
+    Step-level metrics (logged more than once in an epoch) are left out. After a resume the
+    epochs logged twice keep the later fit's values. No logs (a fit from before the history
+    existed): an empty table with ``epoch`` and ``step`` columns.
+    """
+    import pandas as pd
+
+    folder = Path(workdir) / HISTORY
+    files = sorted(
+        folder.glob("version_*/metrics.csv"),
+        key=lambda path: int(path.parent.name.removeprefix("version_")),
+    )
+    frames = {order: pd.read_csv(path) for order, path in enumerate(files)}
+    frames = {order: frame for order, frame in frames.items() if "epoch" in frame}
+    if not frames:
+        return pd.DataFrame({"epoch": pd.Series(dtype="int64"), "step": pd.Series(dtype="int64")})
+    table = pd.concat(frames, names=["_fit", None]).dropna(subset=["epoch"])
+    groups = table.groupby([table.index.get_level_values("_fit"), "epoch"], sort=True)
+    counts = groups.count().max()
+    metrics = [c for c in table.columns if c not in ("epoch", "step") and counts[c] <= 1]
+    rows = pd.concat([groups["step"].max(), groups[metrics].last()], axis=1).copy()
+    rows = rows.reset_index().drop_duplicates("epoch", keep="last").sort_values("epoch")
+    rows = rows.dropna(subset=metrics, how="all") if metrics else rows
+    rows[["epoch", "step"]] = rows[["epoch", "step"]].astype("int64")
+    return rows[["epoch", "step", *sorted(metrics)]].reset_index(drop=True)
 
 
 def build_trainer(
@@ -220,8 +265,9 @@ def fit(
     else:
         pl.seed_everything(seed, workers=True)
         module = TrainingModule(config, schema, augment)
+        loggers = [mlflow_logger(config.mlflow), history_logger(workdir)]
         trainer = build_trainer(
-            config.trainer, workdir, mlflow_logger(config.mlflow) or False, callbacks
+            config.trainer, workdir, [one for one in loggers if one is not None], callbacks
         )
         if resume_from is not None:
             logger.info("resuming pretraining from %s", resume_from)

@@ -32,6 +32,7 @@ from gz_evo.config import ConfigError, from_params, merged
 from gz_evo.datasets.pretraining import load_encoder_bundle
 from gz_evo.evaluation.transfer import check_labels, score_predictions
 from gz_evo.models.bundle import encoder_bundle
+from gz_evo.plotting import styled
 from gz_evo.readers import header, read_table
 from gz_evo.training.downstream import DownstreamTask
 from gz_evo.training.finetune import finetune_config, fit_finetune, predict_labels
@@ -302,6 +303,7 @@ def label_prediction_table(predicted: dict | None, kind: str, classes: list | No
     return table
 
 
+@styled
 def calibration_figure(predicted: dict, kind: str, label: str, bins: int = 10) -> Figure:
     """Classification: reliability diagram (predicted probability of the predicted class vs
     accuracy, in ``bins`` equal-width bins); regression: predicted vs true values."""

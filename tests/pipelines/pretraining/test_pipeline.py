@@ -53,6 +53,7 @@ def _catalog(tmp_path: Path, shards_path: Path) -> DataCatalog:
             "pretraining_test_predictions": AtomicParquetDataset(str(out / "predictions.parquet")),
             "pretraining_metrics": AtomicJSONDataset(str(out / "metrics.json")),
             "pretraining_mlflow_metrics": MemoryDataset(),
+            "pretraining_history": AtomicParquetDataset(str(out / "history.parquet")),
             "params:pretraining_variants.hybrid": MemoryDataset(
                 {
                     "method": "hybrid",
@@ -99,6 +100,12 @@ def test_pipeline_writes_checkpoint_encoder_predictions_and_metrics(
     )
     assert config["method"] == "supervised" and config["head"] == "dirichlet"
     assert config["metrics"]["test_loss"] == metrics["test_loss"]
+    # the per-epoch history (CSV logs of the fit): one epoch, its losses per question
+    history = pd.read_parquet(out / "history.parquet")
+    assert history["epoch"].tolist() == [0] and history["step"].tolist() == [2]
+    for column in ("train/loss", "val/loss", "val/loss_campaign/t", "val/loss_question/bar-t"):
+        assert history[column].notna().all(), column
+    assert "train/step_loss" not in history
     # no temporary files left beside the outputs
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
 
@@ -118,7 +125,7 @@ def test_byol_is_one_parameter_away_and_scored_through_a_probe(
     shards = ShardsDataset(path=str(shards_path)).load()
     inputs = (SCHEMA.to_dict(), tiny_params(tmp_path / "work"), AUGMENT, 0, {"method": "byol"})
     checkpoint = fit_model(shards, None, *inputs)
-    predictions, metrics, _ = evaluate_model(checkpoint, shards, *inputs)
+    predictions, metrics, _, _ = evaluate_model(checkpoint, shards, *inputs)
     assert metrics["test_loss"] > 0 and len(predictions) > 0
     bundle = export_encoder(checkpoint, metrics, *inputs)
     assert bundle["config"]["method"] == "byol" and bundle["config"]["head"] is None

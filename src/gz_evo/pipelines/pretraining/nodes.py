@@ -111,18 +111,18 @@ def evaluate_model(
     augment_params: dict,
     seed: int,
     changes: dict | None = None,
-) -> tuple[pd.DataFrame, dict, dict]:
+) -> tuple[pd.DataFrame, dict, dict, pd.DataFrame]:
     """Val and test metrics and test predictions of the trained model (rank 0).
 
     A method without a supervised head (byol) is scored through a Dirichlet linear probe fitted
     on the frozen features of the training galaxies. Returns the prediction table, the DVC
-    metrics summary and the kedro-mlflow metrics.
+    metrics summary, the kedro-mlflow metrics and the per-epoch history of the fit.
     """
     if checkpoint is None:  # rank > 0
-        return pd.DataFrame(), {}, {}
+        return pd.DataFrame(), {}, {}, pd.DataFrame()
     from gz_evo.evaluation.dirichlet import evaluation_metrics, prediction_table
     from gz_evo.training.data import GZEvoDataModule
-    from gz_evo.training.run import evaluation_device, predict, restore
+    from gz_evo.training.run import evaluation_device, predict, read_history, restore
 
     config = _config(params, changes)
     schema = Schema.from_dict(schema_dict)
@@ -160,7 +160,7 @@ def evaluate_model(
         summary.get("test_loss", float("nan")),
         summary.get("test_uniform_loss", float("nan")),
     )
-    return predictions, summary, mlflow_metrics
+    return predictions, summary, mlflow_metrics, read_history(config.workdir)
 
 
 def _probe(module: Any, datamodule: Any, config: Any, schema: Schema, outputs: dict, seed: int):

@@ -23,6 +23,7 @@ OUTPUTS = (
     "pretraining_test_predictions",
     "pretraining_metrics",
     "pretraining_mlflow_metrics",
+    "pretraining_history",
     "pretrained_encoder",
 )
 SHARED_INPUTS = ("image_shards", "downstream_catalog", "gz_evo_schema")
@@ -48,6 +49,7 @@ def template(changes: str | None = None) -> Pipeline:
                     "pretraining_test_predictions",
                     "pretraining_metrics",
                     "pretraining_mlflow_metrics",
+                    "pretraining_history",
                 ],
                 name="evaluate_model",
             ),
