@@ -58,12 +58,15 @@ def evaluate_pretraining(
     config: PretrainingConfig,
     seed: int,
     augment: nn.Module,
-) -> tuple[dict[str, float], pd.DataFrame]:
+    vote_fractions: bool = True,
+) -> tuple[dict[str, float], pd.DataFrame | None]:
     """Val and test metrics (flat names: ``test/loss``, ``test/loss_question/<q>``, ...,
     ``best_global_step``, ``epochs``) and the test prediction table of a checkpoint.
 
     A method without a supervised head (byol) is scored through a Dirichlet linear probe fitted
-    on the frozen features of the training galaxies.
+    on the frozen features of the training galaxies. ``vote_fractions`` False: the losses alone,
+    without the vote-fraction MAE, interval coverage and prediction table (None), whose
+    intervals cost more than the rest of a small evaluation.
     """
     from gz_evo.evaluation.dirichlet import evaluation_metrics, prediction_table
     from gz_evo.training.run import evaluation_device, predict, restore
@@ -87,9 +90,12 @@ def evaluate_pretraining(
             split,
             evaluation.min_votes,
             evaluation.interval,
+            vote_fractions,
         )
     metrics["best_global_step"] = progress["global_step"]
     metrics["epochs"] = progress["epoch"] + 1
+    if not vote_fractions:
+        return metrics, None
     test = outputs["test"]
     predictions = prediction_table(test["key"], test["concentrations"], schema, evaluation.interval)
     return metrics, predictions
