@@ -237,6 +237,7 @@ def test_a_fraction_outside_zero_to_one_is_refused(shards: ShardSet, fraction: o
         "num_workers": 0,
         "shuffle_buffer": 8,
         "pin_memory": False,
+        "train_fraction": 1.0,
         "unlabelled_fraction": fraction,
     }
     with pytest.raises(ConfigError, match=r"pretraining\.data\.unlabelled_fraction"):
@@ -347,3 +348,50 @@ def test_jpeg_members_decode_to_the_same_pixels_as_pillow() -> None:
         decoded = decode_chw(data, encoding)
         assert decoded.dtype == torch.uint8 and decoded.shape == (3, 40, 40)
         assert np.array_equal(decoded.permute(1, 2, 0).numpy(), decode_pixels(data, encoding))
+
+
+def test_train_fractions_are_nested_subsets_read_with_their_pixels(shards: ShardSet) -> None:
+    """Each fraction trains on round(f * N) galaxies, every epoch the same ones, inside every
+    larger fraction's (same seed); val and test stay whole; the pixels are the galaxies' own."""
+    train = _split_keys(shards, "train")
+    seen = {}
+    for fraction in (0.25, 0.5, 1.0):
+        module = GZEvoDataModule(shards, SCHEMA, batch_size=4, seed=3, train_fraction=fraction)
+        loader = module.train_dataloader()
+        epochs = [_keys(loader) for _ in range(2)]
+        assert sorted(epochs[0]) == sorted(epochs[1]) and epochs[0] != epochs[1]
+        assert (
+            len(epochs[0]) == len(set(epochs[0])) == module.n_train == round(fraction * len(train))
+        )
+        assert len(loader) == module.steps_per_epoch() == -(-module.n_train // 4)
+        seen[fraction] = set(epochs[0])
+        assert set(_keys(module.test_dataloader())) == _split_keys(shards, "test")
+        assert set(_keys(module.val_dataloader())) == _split_keys(shards, "val")
+    assert seen[0.25] < seen[0.5] < seen[1.0] == train
+    other = GZEvoDataModule(shards, SCHEMA, batch_size=4, seed=4, train_fraction=0.5)
+    assert set(_keys(other.train_dataloader())) != seen[0.5]  # the subset follows the seed
+    whole = {
+        key: image
+        for batch in GZEvoDataModule(shards, SCHEMA, batch_size=4).dataloader("train")
+        for key, image in zip(batch["key"], batch["image"], strict=True)
+    }
+    half = GZEvoDataModule(shards, SCHEMA, batch_size=4, seed=3, train_fraction=0.5)
+    for batch in half.dataloader("train"):
+        for key, image in zip(batch["key"], batch["image"], strict=True):
+            assert torch.equal(image, whole[key])
+
+
+def test_a_subset_on_two_ranks_by_two_workers_is_read_once(shards: ShardSet) -> None:
+    module = GZEvoDataModule(shards, SCHEMA, batch_size=3, num_workers=2, train_fraction=0.6)
+    per_rank = []
+    for rank in range(2):
+        stream = module.stream(["train"], shuffle=True, even=False)
+        stream.set_distributed(rank, 2)
+        per_rank += _keys(torch.utils.data.DataLoader(stream, batch_size=3, num_workers=2))
+    assert len(per_rank) == len(set(per_rank)) == module.n_train
+
+
+@pytest.mark.parametrize("fraction", [0, -0.5, 1.5, True, "0.5"])
+def test_a_train_fraction_outside_zero_to_one_is_refused(shards: ShardSet, fraction) -> None:
+    with pytest.raises(ValueError, match=r"pretraining.data.train_fraction must be a number"):
+        GZEvoDataModule(shards, SCHEMA, train_fraction=fraction)

@@ -45,6 +45,8 @@ def test_fingerprint_ignores_hardware_mlflow_and_monitors_but_not_what_is_learnt
     assert config.fingerprint({"name": "t"}, 0) != key
     changed = dataclasses.replace(config, model=dataclasses.replace(config.model, dropout=0.3))
     assert changed.fingerprint({"name": "s"}, 0) != key
+    subset = dataclasses.replace(config, data=dataclasses.replace(config.data, train_fraction=0.5))
+    assert subset.fingerprint({"name": "s"}, 0) != key
 
 
 def test_a_changed_configuration_starts_afresh(tmp_path: Path) -> None:

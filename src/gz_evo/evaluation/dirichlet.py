@@ -179,8 +179,10 @@ def evaluation_metrics(
     prefix: str,
     min_votes: int,
     level: float,
+    vote_fractions: bool = True,
 ) -> dict[str, float]:
-    """Loss (total, per question, per campaign), uniform baseline, MAE and interval coverage."""
+    """Loss (total, per question, per campaign), uniform baseline, and on the test split the
+    vote-fraction MAE and interval coverage (``vote_fractions``; False: the losses alone)."""
     index = question_index_tensor(schema.answer_question_index)
     count_tensor = torch.as_tensor(counts)
     result = dirichlet_multinomial_nll(
@@ -193,7 +195,7 @@ def evaluation_metrics(
     metrics[f"{prefix}/uniform_loss"] = float(
         uniform_concentration_loss(count_tensor, index, schema.n_questions)
     )
-    if prefix == "test":
+    if prefix == "test" and vote_fractions:
         fractions = vote_fraction_metrics(concentrations, counts, schema, min_votes, level)
         for name, values in fractions.items():
             for question, value in values.items():

@@ -19,6 +19,8 @@ is read exactly once per epoch however many shards there are; ``even=True`` pads
 length by wrapping around (as torch's DistributedSampler does), which DDP training needs.
 :func:`epoch_window` picks a different contiguous part of a split each epoch (shard pieces, the
 unlabelled galaxies mixed into training), rotating so that every sample comes once before repeats.
+:func:`nested_subset` keeps a fraction of a split (shards that list the positions they keep), the
+same galaxies for the same seed and each fraction's galaxies inside every larger fraction's.
 Nothing here imports torch: the Kedro images stage only writes.
 """
 
@@ -28,7 +30,7 @@ import io
 import json
 import math
 import tarfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -213,12 +215,15 @@ def write_index(
 class ShardInfo:
     """One shard, or a contiguous piece of one: where it is, how many samples, whether they carry
     votes, and ``start``, the position of its first sample in the shard file (0 for a whole shard;
-    pieces come from :func:`epoch_window`)."""
+    pieces come from :func:`epoch_window`). ``positions``: when not None, the sorted positions in
+    the shard file of the only samples it holds (``n_samples`` of them; from
+    :func:`nested_subset`)."""
 
     url: str
     n_samples: int
     labelled: bool
     start: int = 0
+    positions: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -276,6 +281,48 @@ class ShardSet:
 
         with fsspec.open(f"{self.root}/{SAMPLES_FILE}", "rb") as handle:
             return pd.read_parquet(handle)
+
+
+def _shard_number(url: str) -> int:
+    """``.../train/train-000012.tar`` -> 12 (the ``shard`` column of ``samples.parquet``)."""
+    return int(url.rsplit("/", 1)[-1].removesuffix(".tar").rsplit("-", 1)[-1])
+
+
+def nested_subset(shard_set: ShardSet, split: str, fraction: float, seed: int) -> list[ShardInfo]:
+    """``round(fraction * N)`` of a split's ``N`` galaxies (at least one), as shards that hold
+    only them (:attr:`ShardInfo.positions`), in shard order.
+
+    The galaxies kept are those with the smallest salted hash of their key
+    (:func:`gz_evo.hashing.string_hash`, salt ``seed``): the same ones for the same seed whatever
+    the shard layout, and nested, so each fraction's galaxies are inside every larger fraction's
+    (a scaling sweep's smaller training sets are subsets of its bigger ones). ``fraction`` 1 gives
+    the split's shards unchanged.
+    """
+    from gz_evo.hashing import string_hash
+
+    if not 0 < fraction <= 1:
+        raise ValueError(f"a subset fraction must be in (0, 1], got {fraction!r}")
+    shards = shard_set.shards(split)
+    if fraction == 1:
+        return shards
+    samples = shard_set.samples()
+    samples = samples[samples["split"] == split].reset_index(drop=True)
+    keep = max(1, round(fraction * len(samples)))
+    order = np.argsort(string_hash(samples["key"], seed), kind="stable")[:keep]
+    kept = samples.iloc[np.sort(order)]
+    subset = []
+    for shard in shards:
+        positions = np.sort(kept.loc[kept["shard"] == _shard_number(shard.url), "position"])
+        if len(positions):
+            subset.append(
+                replace(shard, n_samples=len(positions), positions=tuple(positions.tolist()))
+            )
+    if sum(shard.n_samples for shard in subset) != keep:
+        raise ValueError(
+            f"{shard_set.root}/{SAMPLES_FILE} does not match index.json for split {split!r}: "
+            "rebuild the shards (kedro run --pipelines images)"
+        )
+    return subset
 
 
 # ---- splitting and reading --------------------------------------------------------------------
@@ -393,8 +440,10 @@ def iter_shard(
     encoding: str = "jpg",
     storage_options: dict | None = None,
     decode: bool = True,
+    keep: Container[int] | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Samples ``start:stop`` of one shard, read sequentially (skipped ones are seeked past).
+    """Samples ``start:stop`` of one shard, read sequentially (skipped ones are seeked past);
+    ``keep``: only the samples at these positions (the others are seeked past as well).
 
     Yields ``{"key": str, "image": uint8[H, W, 3], "counts": int32[A]}``; with ``decode=False``
     ``image`` stays encoded bytes (so a shuffle buffer holds kilobytes, not decoded pixels).
@@ -413,7 +462,11 @@ def iter_shard(
                 sample_index, current, members = sample_index + 1, base, {}
                 if stop is not None and sample_index >= stop:
                     break
-            if not regular or sample_index < start:
+            if (
+                not regular
+                or sample_index < start
+                or (keep is not None and sample_index not in keep)
+            ):
                 handle.seek(padded, 1)
                 continue
             members[extension] = _read_exact(handle, size)
@@ -455,11 +508,19 @@ def iter_plan(
 ) -> Iterator[dict[str, Any]]:
     """Read a plan's segments in order; each sample also gets ``labelled`` from its shard.
 
-    Segment positions count from the shard's (or shard piece's) ``start``.
+    Segment positions count from the shard's (or shard piece's) ``start``, or index its
+    ``positions`` when it lists them (the samples between are seeked past, not decoded).
     """
     for shard_number, start, stop in segments:
         shard = shards[shard_number]
-        first, last = shard.start + start, shard.start + stop
-        for sample in iter_shard(shard.url, first, last, encoding, storage_options, decode):
+        if shard.positions is not None:
+            wanted = shard.positions[start:stop]
+            if not wanted:
+                continue
+            first, last, keep = wanted[0], wanted[-1] + 1, frozenset(wanted)
+        else:
+            first, last, keep = shard.start + start, shard.start + stop, None
+        samples = iter_shard(shard.url, first, last, encoding, storage_options, decode, keep)
+        for sample in samples:
             sample["labelled"] = shard.labelled
             yield sample

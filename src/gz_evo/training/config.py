@@ -25,18 +25,31 @@ def check_unlabelled_fraction(value: Any) -> float:
     return float(value)
 
 
+def check_train_fraction(value: Any) -> float:
+    """``value`` as a float if it is a number in (0, 1], else a ConfigError naming the key."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+        raise ConfigError(
+            "pretraining.data.train_fraction must be a number in (0, 1] (1: the whole train "
+            f"split, 0.25: a nested quarter of it), got {value!r}"
+        )
+    return float(value)
+
+
 @dataclass(frozen=True)
 class DataConfig:
-    """How batches are read: per-device ``batch_size``, loader workers, shuffling, and the share
-    of the unlabelled split mixed into each training epoch (``unlabelled_fraction``, 0 to 1)."""
+    """How batches are read: per-device ``batch_size``, loader workers, shuffling, the share of
+    the train split trained on (``train_fraction``, a nested subset, (0, 1]) and the share of the
+    unlabelled split mixed into each training epoch (``unlabelled_fraction``, 0 to 1)."""
 
     batch_size: int
     num_workers: int
     shuffle_buffer: int
     pin_memory: bool
+    train_fraction: float
     unlabelled_fraction: float
 
     def __post_init__(self) -> None:
+        check_train_fraction(self.train_fraction)
         check_unlabelled_fraction(self.unlabelled_fraction)
 
 
@@ -189,5 +202,8 @@ class PretrainingConfig:
         for key in HARDWARE_KEYS:
             relevant["trainer"].pop(key)
         relevant["objectives"] = {self.method: relevant["objectives"].get(self.method)}
+        if relevant["data"]["train_fraction"] == 1:
+            # the whole train split, as before the knob existed: work folders stay valid
+            relevant["data"].pop("train_fraction")
         text = json.dumps({"params": relevant, "schema": schema_dict, "seed": seed}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]

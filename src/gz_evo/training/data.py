@@ -22,7 +22,10 @@ Each pass over a train loader is one epoch: its shard order and shuffle buffer a
 ``unlabelled_fraction`` mixes ``round(fraction * N_unlabelled)`` unlabelled galaxies into every
 training epoch: a different contiguous window of the (build-time shuffled) unlabelled split each
 epoch, rotating through it (:func:`gz_evo.images.shards.epoch_window`), so every unlabelled galaxy
-comes once before any repeats; the epoch's length stays the same.
+comes once before any repeats; the epoch's length stays the same. ``train_fraction`` trains on
+``round(fraction * N_train)`` galaxies of the train split, the same ones every epoch, chosen by a
+hash of their key salted with ``seed`` (:func:`gz_evo.images.shards.nested_subset`): a smaller
+fraction's galaxies are inside every larger one's. Validation and test stay whole.
 """
 
 from __future__ import annotations
@@ -47,12 +50,13 @@ from gz_evo.images.shards import (
     decode_pixels,
     epoch_window,
     iter_plan,
+    nested_subset,
     plan_epoch,
     rank_range,
     shuffled,
 )
 from gz_evo.schema import Schema
-from gz_evo.training.config import DataConfig, check_unlabelled_fraction
+from gz_evo.training.config import DataConfig, check_train_fraction, check_unlabelled_fraction
 
 logger = logging.getLogger(__name__)
 
@@ -236,6 +240,8 @@ class GZEvoDataModule(L.LightningDataModule):
             (``labelled`` False, zero counts): 0 none, 1 all of it, else a rotating window of
             ``round(fraction * N_unlabelled)`` galaxies, different each epoch. Validation and
             test loaders never include unlabelled galaxies.
+        train_fraction: share of the train split trained on, in (0, 1]: a nested subset chosen
+            by a hash of the keys salted with ``seed`` (1: all of it). Val and test stay whole.
         shuffle_buffer: samples held per worker for shuffling.
         pin_memory, prefetch_factor: passed to the DataLoaders.
     """
@@ -252,6 +258,7 @@ class GZEvoDataModule(L.LightningDataModule):
         pin_memory: bool = False,
         prefetch_factor: int | None = None,
         storage_options: dict | None = None,
+        train_fraction: float = 1.0,
     ) -> None:
         super().__init__()
         self.shards = shards if isinstance(shards, ShardSet) else ShardSet.open(shards)
@@ -261,6 +268,8 @@ class GZEvoDataModule(L.LightningDataModule):
         self.shuffle_buffer, self.pin_memory = shuffle_buffer, pin_memory
         self.prefetch_factor, self.storage_options = prefetch_factor, storage_options
         self.column_index = column_index(self.shards.answer_columns, self.schema.answer_columns)
+        self.train_fraction = check_train_fraction(train_fraction)
+        self._train_shards: list[ShardInfo] | None = None
         self._train_loader: EpochDataLoader | None = None
 
     @classmethod
@@ -277,11 +286,26 @@ class GZEvoDataModule(L.LightningDataModule):
             unlabelled_fraction=config.unlabelled_fraction,
             shuffle_buffer=config.shuffle_buffer,
             pin_memory=config.pin_memory,
+            train_fraction=config.train_fraction,
         )
 
     @property
     def image_size(self) -> int:
         return self.shards.image_size
+
+    def split_shards(self, split: str) -> list[ShardInfo]:
+        """The shards a split is read from: the train split's nested subset (``train_fraction``)
+        for ``train``, every shard of the others."""
+        if split != "train" or self.train_fraction == 1:
+            return self.shards.shards(split)
+        if self._train_shards is None:
+            self._train_shards = nested_subset(self.shards, "train", self.train_fraction, self.seed)
+        return self._train_shards
+
+    @property
+    def n_train(self) -> int:
+        """Training galaxies: the train split's, or its ``train_fraction`` subset's."""
+        return sum(shard.n_samples for shard in self.split_shards("train"))
 
     def _rank(self) -> tuple[int, int]:
         trainer = getattr(self, "trainer", None)
@@ -299,7 +323,7 @@ class GZEvoDataModule(L.LightningDataModule):
     ) -> ShardStream:
         """A :class:`ShardStream` over the given splits, for this process's rank, plus a rotating
         window of ``unlabelled`` galaxies of the unlabelled split each epoch."""
-        shards = [shard for split in splits for shard in self.shards.shards(split)]
+        shards = [shard for split in splits for shard in self.split_shards(split)]
         stream = ShardStream(
             shards,
             self.shards.encoding,
@@ -353,13 +377,20 @@ class GZEvoDataModule(L.LightningDataModule):
         return self._train_loader
 
     def _log_training_mix(self) -> None:
-        labelled, unlabelled = self.shards.n_samples("train"), self.unlabelled_per_epoch
+        labelled, unlabelled = self.n_train, self.unlabelled_per_epoch
         available = self.shards.n_samples("unlabelled")
         if self.unlabelled_fraction and not available:
             logger.warning(
                 "pretraining.data.unlabelled_fraction is %g but the shards have no unlabelled "
                 "galaxies: training on the labelled ones alone",
                 self.unlabelled_fraction,
+            )
+        if self.train_fraction < 1:
+            logger.info(
+                "train_fraction %g: training on %d of the %d galaxies of the train split",
+                self.train_fraction,
+                labelled,
+                self.shards.n_samples("train"),
             )
         logger.info(
             "Each training epoch streams %d labelled and %d unlabelled galaxies (%.1f%% "

@@ -89,17 +89,12 @@ def fit_model(
     ``downstream_catalog`` feeds the kNN monitor (``pretraining.monitor``); ``changes``: a
     variant's changes to ``params`` (``pretraining_variants.<name>``).
     """
-    from gz_evo.training.data import GZEvoDataModule
-    from gz_evo.training.monitors import knn_monitor
-    from gz_evo.training.run import fit
+    from gz_evo.training.pretrain import fit_pretraining
 
     config = _config(params, changes)
     schema = Schema.from_dict(schema_dict)
-    datamodule = GZEvoDataModule.from_config(image_shards, schema, config.data, seed)
-    monitor = knn_monitor(downstream_catalog, config.monitor, datamodule.image_size, seed)
-    callbacks = [monitor] if monitor is not None else []
     augment = _augment(augment_params, seed)
-    checkpoint = fit(datamodule, config, schema, seed, augment, callbacks=callbacks)
+    checkpoint = fit_pretraining(image_shards, downstream_catalog, schema, config, seed, augment)
     return "" if checkpoint is None else str(checkpoint)
 
 
@@ -120,36 +115,15 @@ def evaluate_model(
     """
     if checkpoint is None:  # rank > 0
         return pd.DataFrame(), {}, {}, pd.DataFrame()
-    from gz_evo.evaluation.dirichlet import evaluation_metrics, prediction_table
-    from gz_evo.training.data import GZEvoDataModule
-    from gz_evo.training.run import evaluation_device, predict, read_history, restore
+    from gz_evo.training.pretrain import evaluate_pretraining
+    from gz_evo.training.run import read_history
 
     config = _config(params, changes)
     schema = Schema.from_dict(schema_dict)
-    module, progress = restore(checkpoint, config, schema, _augment(augment_params, seed))
-    module.to(evaluation_device(config.trainer))
-    datamodule = GZEvoDataModule.from_config(image_shards, schema, config.data, seed)
-    evaluation = config.evaluation
-    outputs = {
-        split: predict(module, datamodule.dataloader(split), config.trainer.precision)
-        for split in ("val", "test")
-    }
-    if module.objective.head is None:
-        _probe(module, datamodule, config, schema, outputs, seed)
-    metrics: dict[str, float] = {}
-    for split, output in outputs.items():
-        metrics |= evaluation_metrics(
-            output["concentrations"],
-            output["counts"],
-            schema,
-            split,
-            evaluation.min_votes,
-            evaluation.interval,
-        )
-    metrics["best_global_step"] = progress["global_step"]
-    metrics["epochs"] = progress["epoch"] + 1
-    test = outputs["test"]
-    predictions = prediction_table(test["key"], test["concentrations"], schema, evaluation.interval)
+    augment = _augment(augment_params, seed)
+    metrics, predictions = evaluate_pretraining(
+        checkpoint, image_shards, schema, config, seed, augment
+    )
     summary, mlflow_metrics = summarise_metrics(metrics)
     logger.info(
         "pretraining (%s): val loss %.3f (uniform concentrations %.3f), test loss %.3f "
@@ -161,35 +135,6 @@ def evaluate_model(
         summary.get("test_uniform_loss", float("nan")),
     )
     return predictions, summary, mlflow_metrics, read_history(config.workdir)
-
-
-def _probe(module: Any, datamodule: Any, config: Any, schema: Schema, outputs: dict, seed: int):
-    """Fill ``outputs[split]["concentrations"]`` from a Dirichlet probe on frozen features."""
-    import torch
-
-    from gz_evo.evaluation.probe import fit_dirichlet_probe
-    from gz_evo.training.run import predict
-
-    train = predict(module, datamodule.dataloader("train"), config.trainer.precision)
-    logger.info(
-        "pretraining: %s has no supervised head; fitting a Dirichlet probe on %d frozen features",
-        config.method,
-        len(train["key"]),
-    )
-    val = outputs["val"]
-    probe, step = fit_dirichlet_probe(
-        (train["features"], torch.as_tensor(train["counts"])),
-        (val["features"], torch.as_tensor(val["counts"])),
-        schema,
-        head=config.model.head,
-        steps=config.evaluation.probe_steps,
-        lr=config.evaluation.probe_lr,
-        seed=seed,
-    )
-    logger.info("pretraining: the probe's lowest validation loss came at step %d", step)
-    with torch.inference_mode():
-        for output in outputs.values():
-            output["concentrations"] = probe(output["features"]).numpy()
 
 
 def export_encoder(
