@@ -3,8 +3,9 @@
 Two forms, as in *Scaling Laws for Galaxy Images* (Walmsley et al. 2024)::
 
     power                L = a * D^(-alpha)          least squares on log L = log a - alpha log D
-    power_plus_constant  L = a * D^(-alpha) + c      least squares on L; a, c >= 0 (scipy's nnls
-                                                     for each alpha, alpha by bounded search)
+    power_plus_constant  L = a * D^(-alpha) + c      least squares on L; a, c >= 0 (closed form
+                                                     for each alpha; alpha on a grid, then
+                                                     scipy's bounded search)
 
 Each fit uses every replicate's point; its exponent gets a bootstrap interval over replicates
 (each bootstrap sample redraws, with replacement, the replicates at every D and refits). A fit
@@ -27,7 +28,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from scipy.optimize import minimize_scalar, nnls
+from scipy.optimize import minimize_scalar
 
 Form = Literal["power", "power_plus_constant"]
 FORMS: tuple[str, ...] = get_args(Form)
@@ -83,42 +84,81 @@ class ScalingFit:
 
 def _fit_power(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
     """(a, alpha, 0) of ``log y = log a - alpha log x`` by least squares."""
-    slope, intercept = np.polyfit(np.log(x), np.log(y), 1)
-    return float(np.exp(intercept)), float(-slope), 0.0
+    log_x, log_y = np.log(x), np.log(y)
+    centred = log_x - log_x.mean()
+    slope = float(centred @ (log_y - log_y.mean()) / (centred @ centred))
+    return float(np.exp(log_y.mean() - slope * log_x.mean())), -slope, 0.0
 
 
-def _nnls_at(alpha: float, x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
-    """(sum of squares, a, c) of the best ``a * x^-alpha + c`` with a, c >= 0 at this alpha."""
-    scale = float(np.max(x))  # x / scale keeps the column near 1 for any alpha
-    design = np.column_stack([(x / scale) ** (-alpha), np.ones_like(x)])
-    (a_scaled, c), residual = nnls(design, y)
-    return float(residual) ** 2, float(a_scaled * scale**alpha), float(c)
+def _profile(
+    alphas: np.ndarray, x: np.ndarray, y: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(sum of squares, a, c) of the best ``a * x^-alpha + c`` with a, c >= 0, for each alpha:
+    the two-parameter non-negative least squares in closed form (the unconstrained solution
+    if it is non-negative, else the better of a alone and c alone), vectorised over alphas."""
+    alphas = np.atleast_1d(np.asarray(alphas, dtype=float))
+    u = (x / np.max(x))[None, :] ** (-alphas[:, None])  # scaled: columns near 1 for any alpha
+    n, sum_y, sum_yy = len(y), y.sum(), y @ y
+    sum_u, sum_uu, sum_uy = u.sum(1), (u * u).sum(1), u @ y
+
+    def sse(a: np.ndarray, c: np.ndarray) -> np.ndarray:
+        return (
+            sum_yy - 2 * a * sum_uy - 2 * c * sum_y
+            + a * a * sum_uu + 2 * a * c * sum_u + c * c * n
+        )  # fmt: skip
+
+    determinant = n * sum_uu - sum_u**2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = (n * sum_uy - sum_u * sum_y) / determinant
+        c = (sum_uu * sum_y - sum_u * sum_uy) / determinant
+        a_alone = np.maximum(sum_uy / sum_uu, 0.0)
+    inside = np.isfinite(a) & np.isfinite(c) & (a >= 0) & (c >= 0)
+    zero = np.zeros_like(a_alone)
+    c_alone = np.full_like(a_alone, max(sum_y / n, 0.0))
+    use_a = sse(a_alone, zero) <= sse(zero, c_alone)
+    a_best = np.where(inside, a, np.where(use_a, a_alone, 0.0))
+    c_best = np.where(inside, c, np.where(use_a, 0.0, c_alone))
+    scale = np.max(x) ** alphas  # back to unscaled x: a * (x / max)^-alpha = a * max^alpha x^-alpha
+    return np.maximum(sse(a_best, c_best), 0.0), a_best * scale, c_best
+
+
+_GRID_STEPS = 120
 
 
 def _fit_power_plus_constant(
-    x: np.ndarray, y: np.ndarray, max_alpha: float
+    x: np.ndarray, y: np.ndarray, max_alpha: float, refine: bool = True
 ) -> tuple[float, float, float]:
-    """(a, alpha, c) of ``y = a x^-alpha + c``: a grid over alpha, then a bounded search
-    around the grid's best (the profile over alpha can have several minima)."""
-    grid = np.linspace(0.0, max_alpha, 61)
-    losses = [_nnls_at(alpha, x, y)[0] for alpha in grid]
+    """(a, alpha, c) of ``y = a x^-alpha + c``: a grid over alpha (the profile can have several
+    minima), the vertex of the parabola through the grid's best and its neighbours, and with
+    ``refine`` scipy's bounded search around it (bootstrap refits stop at the vertex)."""
+    grid = np.linspace(0.0, max_alpha, _GRID_STEPS + 1)
+    losses = _profile(grid, x, y)[0]
     best = int(np.argmin(losses))
-    low, high = grid[max(best - 1, 0)], grid[min(best + 1, len(grid) - 1)]
-    result = minimize_scalar(
-        lambda alpha: _nnls_at(alpha, x, y)[0],
-        bounds=(low, high),
-        method="bounded",
-        options={"xatol": 1e-6 * max_alpha},
-    )
-    alpha = float(result.x) if result.fun <= losses[best] else float(grid[best])
-    _, a, c = _nnls_at(alpha, x, y)
-    return a, alpha, c
+    alpha = float(grid[best])
+    if 0 < best < _GRID_STEPS:
+        left, middle, right = losses[best - 1 : best + 2]
+        curvature = left - 2 * middle + right
+        if curvature > 0:
+            alpha += 0.5 * (left - right) / curvature * (grid[1] - grid[0])
+        if refine:
+            result = minimize_scalar(
+                lambda value: float(_profile(value, x, y)[0][0]),
+                bounds=(grid[best - 1], grid[best + 1]),
+                method="bounded",
+                options={"xatol": 1e-6 * max_alpha},
+            )
+            if result.fun <= _profile(alpha, x, y)[0][0]:
+                alpha = float(result.x)
+    _, a, c = _profile(alpha, x, y)
+    return float(a[0]), alpha, float(c[0])
 
 
-def _fit(form: str, x: np.ndarray, y: np.ndarray, options: FitOptions) -> tuple[float, ...]:
+def _fit(
+    form: str, x: np.ndarray, y: np.ndarray, options: FitOptions, refine: bool = True
+) -> tuple[float, ...]:
     if form == "power":
         return _fit_power(x, y)
-    return _fit_power_plus_constant(x, y, options.max_alpha)
+    return _fit_power_plus_constant(x, y, options.max_alpha, refine)
 
 
 def fit_scaling_law(
@@ -212,7 +252,7 @@ def _bootstrap_interval(
         resampled = np.concatenate([rng.choice(group, size=len(group)) for group in groups])
         xs = np.repeat(distinct, [len(group) for group in groups])
         try:
-            alphas.append(_fit(form, xs, resampled, options)[1])
+            alphas.append(_fit(form, xs, resampled, options, refine=False)[1])
         except (ValueError, RuntimeError, np.linalg.LinAlgError):
             continue
     if len(alphas) < options.bootstrap / 2:
