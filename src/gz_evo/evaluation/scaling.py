@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from scipy.optimize import minimize_scalar
 
 Form = Literal["power", "power_plus_constant"]
@@ -82,24 +83,27 @@ class ScalingFit:
         return record
 
 
-def _fit_power(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
-    """(a, alpha, 0) of ``log y = log a - alpha log x`` by least squares."""
-    log_x, log_y = np.log(x), np.log(y)
+def _power_exponents(x: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(a, alpha) of ``log y = log a - alpha log x`` by least squares, for each row of ``ys``
+    (samples x points)."""
+    log_x, log_y = np.log(x), np.log(ys)
     centred = log_x - log_x.mean()
-    slope = float(centred @ (log_y - log_y.mean()) / (centred @ centred))
-    return float(np.exp(log_y.mean() - slope * log_x.mean())), -slope, 0.0
+    slope = (log_y - log_y.mean(-1, keepdims=True)) @ centred / (centred @ centred)
+    return np.exp(log_y.mean(-1) - slope * log_x.mean()), -slope
 
 
 def _profile(
-    alphas: np.ndarray, x: np.ndarray, y: np.ndarray
+    alphas: np.ndarray, x: np.ndarray, ys: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(sum of squares, a, c) of the best ``a * x^-alpha + c`` with a, c >= 0, for each alpha:
-    the two-parameter non-negative least squares in closed form (the unconstrained solution
-    if it is non-negative, else the better of a alone and c alone), vectorised over alphas."""
-    alphas = np.atleast_1d(np.asarray(alphas, dtype=float))
-    u = (x / np.max(x))[None, :] ** (-alphas[:, None])  # scaled: columns near 1 for any alpha
-    n, sum_y, sum_yy = len(y), y.sum(), y @ y
-    sum_u, sum_uu, sum_uy = u.sum(1), (u * u).sum(1), u @ y
+    """(sum of squares, a, c) of the best ``a * x^-alpha + c`` with a, c >= 0, for each row of
+    ``ys`` (samples x points) and each of its row of ``alphas`` (samples x exponents): the
+    two-parameter non-negative least squares in closed form (the unconstrained solution if it
+    is non-negative, else the better of a alone and c alone)."""
+    u = (x / np.max(x)) ** (-alphas[..., None])  # samples x alphas x points; scaled: near 1
+    n = len(x)
+    sum_y, sum_yy = ys.sum(-1)[:, None], (ys * ys).sum(-1)[:, None]
+    sum_u, sum_uu = u.sum(-1), (u * u).sum(-1)
+    sum_uy = np.einsum("san,sn->sa", u, ys)
 
     def sse(a: np.ndarray, c: np.ndarray) -> np.ndarray:
         return (
@@ -114,7 +118,7 @@ def _profile(
         a_alone = np.maximum(sum_uy / sum_uu, 0.0)
     inside = np.isfinite(a) & np.isfinite(c) & (a >= 0) & (c >= 0)
     zero = np.zeros_like(a_alone)
-    c_alone = np.full_like(a_alone, max(sum_y / n, 0.0))
+    c_alone = np.broadcast_to(np.maximum(sum_y / n, 0.0), a_alone.shape)
     use_a = sse(a_alone, zero) <= sse(zero, c_alone)
     a_best = np.where(inside, a, np.where(use_a, a_alone, 0.0))
     c_best = np.where(inside, c, np.where(use_a, 0.0, c_alone))
@@ -122,43 +126,52 @@ def _profile(
     return np.maximum(sse(a_best, c_best), 0.0), a_best * scale, c_best
 
 
-_GRID_STEPS = 120
+#: points of the coarse grid over [0, max_alpha], and of the fine grid between the coarse best's
+#: neighbours, for the constant-term fit (steps of 0.025 and 0.00125 at max_alpha 3)
+_COARSE, _FINE = 121, 41
 
 
-def _fit_power_plus_constant(
-    x: np.ndarray, y: np.ndarray, max_alpha: float, refine: bool = True
-) -> tuple[float, float, float]:
-    """(a, alpha, c) of ``y = a x^-alpha + c``: a grid over alpha (the profile can have several
-    minima), the vertex of the parabola through the grid's best and its neighbours, and with
-    ``refine`` scipy's bounded search around it (bootstrap refits stop at the vertex)."""
-    grid = np.linspace(0.0, max_alpha, _GRID_STEPS + 1)
-    losses = _profile(grid, x, y)[0]
-    best = int(np.argmin(losses))
-    alpha = float(grid[best])
-    if 0 < best < _GRID_STEPS:
-        left, middle, right = losses[best - 1 : best + 2]
-        curvature = left - 2 * middle + right
-        if curvature > 0:
-            alpha += 0.5 * (left - right) / curvature * (grid[1] - grid[0])
-        if refine:
-            result = minimize_scalar(
-                lambda value: float(_profile(value, x, y)[0][0]),
-                bounds=(grid[best - 1], grid[best + 1]),
-                method="bounded",
-                options={"xatol": 1e-6 * max_alpha},
-            )
-            if result.fun <= _profile(alpha, x, y)[0][0]:
-                alpha = float(result.x)
-    _, a, c = _profile(alpha, x, y)
-    return float(a[0]), alpha, float(c[0])
+def _constant_exponents(x: np.ndarray, ys: np.ndarray, max_alpha: float) -> np.ndarray:
+    """The exponent of ``y = a x^-alpha + c`` for each row of ``ys``: the best of a coarse grid
+    over alpha (the profile can have several minima, and a kink where c reaches 0), then of a
+    fine grid between its neighbours."""
+    rows = np.arange(len(ys))
+    coarse = np.linspace(0.0, max_alpha, _COARSE)
+    best = np.argmin(_profile(np.broadcast_to(coarse, (len(ys), _COARSE)), x, ys)[0], axis=1)
+    low = coarse[np.maximum(best - 1, 0)]
+    high = coarse[np.minimum(best + 1, _COARSE - 1)]
+    fine = low[:, None] + (high - low)[:, None] * np.linspace(0.0, 1.0, _FINE)
+    return fine[rows, np.argmin(_profile(fine, x, ys)[0], axis=1)]
 
 
-def _fit(
-    form: str, x: np.ndarray, y: np.ndarray, options: FitOptions, refine: bool = True
-) -> tuple[float, ...]:
+def _fit(form: str, x: np.ndarray, y: np.ndarray, options: FitOptions) -> tuple[float, ...]:
+    """(a, alpha, c) of one fit; the constant-term exponent refined by scipy's bounded search
+    around the grid's best."""
     if form == "power":
-        return _fit_power(x, y)
-    return _fit_power_plus_constant(x, y, options.max_alpha, refine)
+        a, alpha = _power_exponents(x, y[None, :])
+        return float(a[0]), float(alpha[0]), 0.0
+    ys = y[None, :]
+    alpha = float(_constant_exponents(x, ys, options.max_alpha)[0])
+
+    def loss(value: float) -> float:
+        return float(_profile(np.array([[value]]), x, ys)[0][0, 0])
+
+    step = options.max_alpha / (_COARSE - 1) / (_FINE - 1)
+    low, high = max(alpha - step, 0.0), min(alpha + step, options.max_alpha)
+    result = minimize_scalar(
+        loss, bounds=(low, high), method="bounded", options={"xatol": 1e-6 * options.max_alpha}
+    )
+    if result.fun <= loss(alpha):
+        alpha = float(result.x)
+    _, a, c = _profile(np.array([[alpha]]), x, ys)
+    return float(a[0, 0]), alpha, float(c[0, 0])
+
+
+def _exponents(form: str, x: np.ndarray, ys: np.ndarray, options: FitOptions) -> np.ndarray:
+    """The exponent for each row of ``ys`` (bootstrap samples), without the scipy refinement."""
+    if form == "power":
+        return _power_exponents(x, ys)[1]
+    return _constant_exponents(x, ys, options.max_alpha)
 
 
 def fit_scaling_law(
@@ -241,20 +254,24 @@ def _bootstrap_interval(
     options: FitOptions,
     rng: np.random.Generator,
 ) -> tuple[tuple[float, float] | None, str | None]:
-    """(the exponent's central interval, None) or (None, why there is none)."""
-    groups = [y[x == value] for value in distinct]
+    """(the exponent's central interval, None) or (None, why there is none). Each bootstrap
+    sample redraws, with replacement, the replicates at every x (all samples fitted at once)."""
+    groups = [np.flatnonzero(x == value) for value in distinct]
     if options.bootstrap == 0:
         return None, "no interval: scaling.fits.bootstrap is 0"
     if max(len(group) for group in groups) < 2:
         return None, "no interval: one replicate per point, nothing to resample"
-    alphas = []
-    for _ in range(options.bootstrap):
-        resampled = np.concatenate([rng.choice(group, size=len(group)) for group in groups])
-        xs = np.repeat(distinct, [len(group) for group in groups])
-        try:
-            alphas.append(_fit(form, xs, resampled, options, refine=False)[1])
-        except (ValueError, RuntimeError, np.linalg.LinAlgError):
-            continue
+    order = np.concatenate(groups)
+    picks = np.concatenate(
+        [
+            group[rng.integers(0, len(group), size=(options.bootstrap, len(group)))]
+            for group in groups
+        ],
+        axis=1,
+    )
+    with np.errstate(all="ignore"):
+        alphas = _exponents(form, x[order], y[picks], options)
+    alphas = alphas[np.isfinite(alphas)]
     if len(alphas) < options.bootstrap / 2:
         return None, f"no interval: {options.bootstrap - len(alphas)} bootstrap fits failed"
     tail = (1 - options.interval) / 2
@@ -412,9 +429,12 @@ def scaling_figures(points: pd.DataFrame, fits: list[dict]) -> dict[str, Figure]
             axes.set_yscale("log")
             axes.set_title(question, fontsize="x-small")
             axes.tick_params(labelsize="xx-small")
+            axes.minorticks_off()
         for axes in figure.axes[len(questions) :]:
             axes.set_visible(False)
         figure.suptitle("Test loss per question against training images (power-law fits)")
+        handles = [Line2D([], [], color=colour, marker="o") for colour in colours.values()]
+        figure.legend(handles, list(colours), loc="upper right", fontsize="small", ncols=4)
         figures["questions_vs_data"] = figure
     return figures
 
@@ -437,8 +457,12 @@ def _colours(models: list) -> dict:
 def _figure(panels: int) -> Figure:
     columns = min(panels, 6)
     rows = -(-panels // columns)
-    size = (6.0, 4.0) if panels == 1 else (2.2 * columns, 1.9 * rows)
-    figure = Figure(figsize=size, layout="constrained")
+    if panels == 1:
+        figure = Figure(figsize=(6.0, 4.0), layout="constrained")
+    else:  # fixed spacing: a layout engine over dozens of log axes costs seconds per save
+        figure = Figure(figsize=(2.2 * columns, 1.9 * rows + 1.0))
+        top = 1 - 1.0 / (1.9 * rows + 1.0)
+        figure.subplots_adjust(left=0.05, right=0.98, bottom=0.04, top=top, hspace=0.5)
     FigureCanvasAgg(figure)
     figure.subplots(rows, columns, squeeze=False)
     return figure
