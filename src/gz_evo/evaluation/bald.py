@@ -32,6 +32,7 @@ import math
 import numpy as np
 import torch
 
+from gz_evo.evaluation import dirichlet
 from gz_evo.schema import Schema
 
 #: doubles held at once while enumerating (about 64 MB); galaxies are processed in chunks
@@ -172,22 +173,13 @@ def question_mutual_information(
 def expected_fractions(concentrations: torch.Tensor, schema: Schema) -> np.ndarray:
     """``[G, A]`` expected vote fractions, ``mean_t alpha / sum over the question``, from
     ``[T, G, A]`` dropout samples."""
-    alpha = concentrations.double()
-    index = torch.as_tensor(schema.answer_question_index, dtype=torch.long)
-    sums = torch.zeros(*alpha.shape[:-1], schema.n_questions, dtype=alpha.dtype)
-    sums = sums.index_add(-1, index, alpha)
-    return (alpha / sums.index_select(-1, index)).mean(0).numpy()
+    return dirichlet.expected_fractions(concentrations.double().numpy(), schema).mean(0)
 
 
 def expected_votes(fractions: np.ndarray, schema: Schema, total_votes: float) -> np.ndarray:
     """``[G, Q]`` whole volunteers expected to reach each question: ``total_votes`` times the
     product of the expected fractions of the answers that lead to it (root questions: all)."""
-    columns = {column: j for j, column in enumerate(schema.answer_columns)}
-    reach = np.ones((fractions.shape[0], schema.n_questions))
-    for q, question in enumerate(schema.questions):
-        for answer in schema.ancestors(question.name):
-            reach[:, q] *= fractions[:, columns[answer]]
-    return np.rint(total_votes * reach).astype(np.int64)
+    return np.rint(total_votes * dirichlet.proportion_asked(fractions, schema)).astype(np.int64)
 
 
 def bald_scores(

@@ -90,17 +90,32 @@ def metric_dict(prefix: str, values: dict[str, torch.Tensor], schema: Schema) ->
     return metrics
 
 
-def _per_question_sums(values: np.ndarray, schema: Schema) -> np.ndarray:
-    """``[n, n_answers]`` -> each answer's question total, broadcast back to ``[n, n_answers]``."""
+def question_totals(values: np.ndarray, schema: Schema) -> np.ndarray:
+    """``[..., n_answers]`` -> each answer's question total (float64), broadcast back to
+    ``[..., n_answers]``."""
     index = schema.answer_question_index
-    sums = np.zeros((values.shape[0], schema.n_questions), dtype=np.float64)
-    np.add.at(sums.T, index, values.T.astype(np.float64))
-    return sums[:, index]
+    flat = values.reshape(-1, values.shape[-1])
+    sums = np.zeros((flat.shape[0], schema.n_questions), dtype=np.float64)
+    np.add.at(sums.T, index, flat.T.astype(np.float64))
+    return sums[:, index].reshape(values.shape)
 
 
 def expected_fractions(concentrations: np.ndarray, schema: Schema) -> np.ndarray:
-    """Expected vote fraction per answer: concentration / its question's total concentration."""
-    return concentrations / _per_question_sums(concentrations, schema)
+    """Expected vote fraction per answer: concentration / its question's total concentration
+    (any leading dimensions: galaxies, dropout samples)."""
+    return concentrations / question_totals(concentrations, schema)
+
+
+def proportion_asked(fractions: np.ndarray, schema: Schema) -> np.ndarray:
+    """``[N, Q]``: the product of the expected fractions of the answers each question depends
+    on (1 for a question everyone is asked), as the published GZ DECaLS catalogs give it."""
+    index = {column: i for i, column in enumerate(schema.answer_columns)}
+    asked = np.ones((fractions.shape[0], schema.n_questions), dtype=np.float64)
+    for q, question in enumerate(schema.questions):
+        chain = [index[column] for column in schema.ancestors(question.name)]
+        if chain:
+            asked[:, q] = np.prod(fractions[:, chain], axis=1)
+    return asked
 
 
 def beta_intervals(
@@ -109,7 +124,7 @@ def beta_intervals(
     """Central ``level`` interval of each answer's vote fraction (Beta marginal)."""
     from scipy import stats
 
-    total = _per_question_sums(concentrations, schema)
+    total = question_totals(concentrations, schema)
     tail = (1.0 - level) / 2.0
     a, b = concentrations.astype(np.float64), total - concentrations
     return stats.beta.ppf(tail, a, b), stats.beta.ppf(1.0 - tail, a, b)
@@ -147,8 +162,8 @@ def vote_fraction_metrics(
     from scipy import stats
 
     counts = counts.astype(np.float64)
-    total_votes = _per_question_sums(counts, schema)
-    total_conc = _per_question_sums(concentrations, schema)
+    total_votes = question_totals(counts, schema)
+    total_conc = question_totals(concentrations, schema)
     fractions = concentrations / total_conc  # expected_fractions, reusing the sums
     observed = np.divide(counts, total_votes, out=np.zeros_like(counts), where=total_votes > 0)
     tail = (1.0 - level) / 2.0

@@ -28,6 +28,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from gz_evo.config import from_params
+from gz_evo.evaluation.dirichlet import expected_fractions, proportion_asked, question_totals
 from gz_evo.schema import Schema
 from gz_evo.science.catalog import (
     CatalogSettings,
@@ -87,20 +88,9 @@ class PredictSettings:
 
 
 # --- the mathematics ------------------------------------------------------------------------
-def _question_matrix(schema: Schema) -> np.ndarray:
-    """``[A, Q]`` one-hot: which question each answer belongs to."""
-    return np.eye(schema.n_questions)[schema.answer_question_index]
-
-
-def question_totals(values: np.ndarray, schema: Schema) -> np.ndarray:
-    """``[..., A]`` -> each answer's question total, broadcast back to ``[..., A]``."""
-    return (values.astype(np.float64) @ _question_matrix(schema))[..., schema.answer_question_index]
-
-
 def mixture_fractions(concentrations: np.ndarray, schema: Schema) -> np.ndarray:
     """Expected vote fractions ``[N, A]`` of the mixture of ``S`` Dirichlets ``[N, S, A]``."""
-    concentrations = concentrations.astype(np.float64)
-    return (concentrations / question_totals(concentrations, schema)).mean(axis=1)
+    return expected_fractions(concentrations.astype(np.float64), schema).mean(axis=1)
 
 
 def mixture_intervals(
@@ -146,22 +136,6 @@ def mixture_intervals(
             )
         ends.append(x)
     return ends[0], ends[1]
-
-
-def ancestor_indices(schema: Schema) -> list[list[int]]:
-    """For each question, the answer-column indices that lead to it, from the root down."""
-    index = {column: i for i, column in enumerate(schema.answer_columns)}
-    return [[index[column] for column in schema.ancestors(q.name)] for q in schema.questions]
-
-
-def proportion_asked(fractions: np.ndarray, schema: Schema) -> np.ndarray:
-    """``[N, Q]``: the product of the expected fractions of the answers each question depends
-    on (1 for a question everyone is asked)."""
-    asked = np.ones((fractions.shape[0], schema.n_questions), dtype=np.float64)
-    for q, chain in enumerate(ancestor_indices(schema)):
-        if chain:
-            asked[:, q] = np.prod(fractions[:, chain], axis=1)
-    return asked
 
 
 def prediction_tables(
