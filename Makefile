@@ -6,12 +6,16 @@ BIN := $(VENV)/bin
 export KEDRO_DISABLE_TELEMETRY := 1
 export DO_NOT_TRACK := 1
 
-.PHONY: setup run test lint benchmarks mlflow-ui repro
+# Every library version is pinned in $(LOCK) (pip-compile for Python 3.11 on Linux x86-64, from
+# pyproject.toml's ranges and the dev extra); `make lock` refreshes it.
+LOCK ?= requirements/lock.txt
 
-$(VENV)/.installed: pyproject.toml
+.PHONY: setup run test lint benchmarks mlflow-ui repro lock lock-upgrade
+
+$(VENV)/.installed: pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -c $(LOCK) -e '.[dev]'
 	touch $@
 
 setup: $(VENV)/.installed
@@ -28,6 +32,17 @@ test: setup
 lint: setup
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+
+## re-pin $(LOCK) after editing pyproject.toml: keeps every pin that still fits, pins what is new
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet 'pip-tools>=7.5'
+	$(BIN)/pip-compile --quiet --extra dev --strip-extras --allow-unsafe --no-emit-index-url \
+		--no-emit-find-links --output-file $(LOCK) $(LOCK_ARGS) pyproject.toml
+
+## the same, moving every pin to the newest version the ranges allow
+lock-upgrade:
+	$(MAKE) lock LOCK_ARGS=--upgrade
 
 ## DVC: rerun only the stages whose code, parameters or inputs changed
 repro: setup
