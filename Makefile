@@ -10,7 +10,7 @@ export DO_NOT_TRACK := 1
 # pyproject.toml's ranges and the dev extra); `make lock` refreshes it.
 LOCK ?= requirements/lock.txt
 
-.PHONY: setup run test lint benchmarks mlflow-ui repro lock lock-upgrade
+.PHONY: setup run test lint bench-setup mlflow-ui repro lock lock-upgrade
 
 $(VENV)/.installed: pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ test: setup
 lint: setup
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+
+## benchmark-only packages without their dependencies (zoobot 2.9.0 for benchmarks/loss.py)
+bench-setup: setup
+	$(BIN)/pip install --quiet --no-deps -r requirements/bench.txt
 
 ## re-pin $(LOCK) after editing pyproject.toml: keeps every pin that still fits, pins what is new
 lock:
