@@ -10,7 +10,7 @@ export DO_NOT_TRACK := 1
 # pyproject.toml's ranges and the dev extra); `make lock` refreshes it.
 LOCK ?= requirements/lock.txt
 
-.PHONY: setup run test lint bench-setup mlflow-ui repro lock lock-upgrade
+.PHONY: setup run test lint bench-setup mlflow-ui viz viz-build repro lock lock-upgrade
 
 $(VENV)/.installed: pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,14 @@ lock-upgrade:
 ## DVC: rerun only the stages whose code, parameters or inputs changed
 repro: setup
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/dvc repro
+
+## Kedro-Viz: the pipelines' graph on http://127.0.0.1:4141
+viz: setup
+	$(BIN)/kedro viz run --host 127.0.0.1 --no-browser
+
+## the same graph as a static site in build/ (any web server, or GitHub Pages)
+viz-build: setup
+	$(BIN)/kedro viz build
 
 ## MLflow UI on http://127.0.0.1:5000 (one worker: quick on 2 cores)
 mlflow-ui: setup
