@@ -10,7 +10,7 @@ export DO_NOT_TRACK := 1
 # pyproject.toml's ranges and the dev extra); `make lock` refreshes it.
 LOCK ?= requirements/lock.txt
 
-.PHONY: setup run test lint bench-setup mlflow-ui viz viz-build repro lock lock-upgrade
+.PHONY: setup run test lint bench-setup mlflow-ui viz viz-build airflow-dag repro lock lock-upgrade
 
 $(VENV)/.installed: pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,14 @@ viz: setup
 ## the same graph as a static site in build/ (any web server, or GitHub Pages)
 viz-build: setup
 	$(BIN)/kedro viz build
+
+## the Airflow DAG of a pipeline (kedro-airflow; one task per node, MemoryDataset-linked nodes
+## together): make airflow-dag [AIRFLOW_PIPELINE=real AIRFLOW_ENV=paper]
+AIRFLOW_PIPELINE ?= __default__
+AIRFLOW_ENV ?= local
+airflow-dag: setup
+	$(BIN)/kedro airflow create --pipelines $(AIRFLOW_PIPELINE) --env $(AIRFLOW_ENV) \
+		--group-by memory --target-dir scripts/airflow
 
 ## MLflow UI on http://127.0.0.1:5000 (one worker: quick on 2 cores)
 mlflow-ui: setup
