@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from gz_evo.datasets import (
+    AtomicCSVDataset,
     AtomicJSONDataset,
     AtomicParquetDataset,
     atomic_write_dir,
@@ -55,3 +56,14 @@ def test_outputs_have_the_permissions_of_an_ordinary_write(tmp_path: Path) -> No
     assert table.stat().st_mode & 0o777 == 0o666 & ~_umask()
     assert (tmp_path / "folder").stat().st_mode & 0o777 == 0o777 & ~_umask()
     assert AtomicParquetDataset(str(table)).load()["a"].tolist() == [1, 2]
+
+
+def test_csv_round_trip_without_index_and_a_clear_error_when_missing(tmp_path: Path) -> None:
+    target = tmp_path / "history.csv"
+    with pytest.raises(Exception, match="run the stage that writes it"):
+        AtomicCSVDataset(str(target)).load()
+    frame = pd.DataFrame({"epoch": [0, 1], "train/loss": [2.5, 1.25]})
+    AtomicCSVDataset(str(target)).save(frame)
+    assert target.read_text().splitlines() == ["epoch,train/loss", "0,2.5", "1,1.25"]
+    pd.testing.assert_frame_equal(AtomicCSVDataset(str(target)).load(), frame)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["history.csv"]

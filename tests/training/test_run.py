@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from gz_evo.training.run import HISTORY, check_launch, prepare_workdir, read_history
+from gz_evo.training.run import (
+    HISTORY,
+    check_launch,
+    history_curves,
+    prepare_workdir,
+    read_history,
+)
 from tests.training.synthetic import tiny_config
 
 
@@ -91,8 +97,12 @@ def test_history_is_one_row_per_epoch_and_a_resumed_fit_wins(tmp_path: Path) -> 
     assert history["epoch"].tolist() == [0, 1] and history["step"].tolist() == [1, 3]
     assert history["val/loss"].tolist() == [3.5, 3.0]
     assert history["train/loss"].tolist() == [4.5, 3.65]
+    curves = history_curves(history)
+    assert list(curves.columns) == ["epoch", "step", "train/loss", "val/loss"]
+    assert curves["val/loss"].tolist() == [3.5, 3.0]
 
 
 def test_no_logs_give_an_empty_history(tmp_path: Path) -> None:
     history = read_history(tmp_path)
     assert history.empty and list(history.columns) == ["epoch", "step"]
+    assert list(history_curves(history).columns) == ["epoch", "step"]

@@ -7,6 +7,7 @@ inside methods, because kedro-mlflow's hook materialises every catalog entry on 
 """
 
 from gz_evo.datasets.atomic import (
+    AtomicCSVDataset,
     AtomicJSONDataset,
     AtomicParquetDataset,
     AtomicTextDataset,
@@ -16,6 +17,7 @@ from gz_evo.datasets.atomic import (
 )
 
 __all__ = [
+    "AtomicCSVDataset",
     "AtomicJSONDataset",
     "AtomicParquetDataset",
     "AtomicTextDataset",

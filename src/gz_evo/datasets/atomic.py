@@ -1,4 +1,4 @@
-"""Atomic JSON and parquet datasets, and the temp-then-rename helper every writer here shares."""
+"""Atomic JSON, text, parquet and CSV datasets, and the temp-then-rename helper they share."""
 
 from __future__ import annotations
 
@@ -170,3 +170,29 @@ class AtomicParquetDataset(AbstractDataset[Any, Any]):
 
     def _describe(self) -> dict[str, Any]:
         return {"filepath": str(self._filepath), "load_args": self._load_args}
+
+
+class AtomicCSVDataset(AbstractDataset[Any, Any]):
+    """A pandas DataFrame as one CSV file (no index), written atomically: small tables that
+    other tools read as text (``dvc plots show``)."""
+
+    def __init__(self, filepath: str, metadata: dict | None = None) -> None:
+        self._filepath = Path(filepath)
+        self.metadata = metadata
+
+    def load(self) -> Any:
+        import pandas as pd
+
+        if not self._filepath.exists():
+            raise DatasetError(f"{self._filepath} does not exist: run the stage that writes it")
+        return pd.read_csv(self._filepath)
+
+    def save(self, data: Any) -> None:
+        with atomic_write_path(self._filepath, suffix=".csv") as temporary:
+            data.to_csv(temporary, index=False)
+
+    def _exists(self) -> bool:
+        return self._filepath.is_file()
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": str(self._filepath)}

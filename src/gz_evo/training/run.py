@@ -184,6 +184,14 @@ def read_history(workdir: str | Path) -> Any:
     return rows[["epoch", "step", *sorted(metrics)]].reset_index(drop=True)
 
 
+def history_curves(history: Any) -> Any:
+    """The history's whole-model curves (``epoch``, ``step``, ``train/loss``, ``val/loss``,
+    ``knn/...``): every column but the per-question and per-campaign ones. A small table for
+    ``dvc plots show`` (dvc.yaml's ``plots``)."""
+    detail = ("_question/", "_campaign/")
+    return history[[c for c in history.columns if not any(part in c for part in detail)]]
+
+
 def build_trainer(
     config: TrainerConfig, workdir: str | Path, logger: Any = False, callbacks: list | None = None
 ):

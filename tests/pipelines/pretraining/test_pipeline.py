@@ -125,8 +125,10 @@ def test_byol_is_one_parameter_away_and_scored_through_a_probe(
     shards = ShardsDataset(path=str(shards_path)).load()
     inputs = (SCHEMA.to_dict(), tiny_params(tmp_path / "work"), AUGMENT, 0, {"method": "byol"})
     checkpoint = fit_model(shards, None, *inputs)
-    predictions, metrics, _, _ = evaluate_model(checkpoint, shards, *inputs)
+    predictions, metrics, _, history, curves = evaluate_model(checkpoint, shards, *inputs)
     assert metrics["test_loss"] > 0 and len(predictions) > 0
+    assert len(curves) == len(history) > 0 and "train/loss" in curves
+    assert set(curves.columns) < set(history.columns)
     bundle = export_encoder(checkpoint, metrics, *inputs)
     assert bundle["config"]["method"] == "byol" and bundle["config"]["head"] is None
     assert not any(name.startswith("head.") for name in bundle["state_dict"])

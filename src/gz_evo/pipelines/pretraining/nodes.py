@@ -106,17 +106,18 @@ def evaluate_model(
     augment_params: dict,
     seed: int,
     changes: dict | None = None,
-) -> tuple[pd.DataFrame, dict, dict, pd.DataFrame]:
+) -> tuple[pd.DataFrame, dict, dict, pd.DataFrame, pd.DataFrame]:
     """Val and test metrics and test predictions of the trained model (rank 0).
 
     A method without a supervised head (byol) is scored through a Dirichlet linear probe fitted
     on the frozen features of the training galaxies. Returns the prediction table, the DVC
-    metrics summary, the kedro-mlflow metrics and the per-epoch history of the fit.
+    metrics summary, the kedro-mlflow metrics, the per-epoch history of the fit and its
+    whole-model curves (the history without per-question and per-campaign columns, for DVC plots).
     """
     if checkpoint is None:  # rank > 0
-        return pd.DataFrame(), {}, {}, pd.DataFrame()
+        return pd.DataFrame(), {}, {}, pd.DataFrame(), pd.DataFrame()
     from gz_evo.training.pretrain import evaluate_pretraining
-    from gz_evo.training.run import read_history
+    from gz_evo.training.run import history_curves, read_history
 
     config = _config(params, changes)
     schema = Schema.from_dict(schema_dict)
@@ -134,7 +135,8 @@ def evaluate_model(
         summary.get("test_loss", float("nan")),
         summary.get("test_uniform_loss", float("nan")),
     )
-    return predictions, summary, mlflow_metrics, read_history(config.workdir)
+    history = read_history(config.workdir)
+    return predictions, summary, mlflow_metrics, history, history_curves(history)
 
 
 def export_encoder(

@@ -24,6 +24,7 @@ OUTPUTS = (
     "pretraining_metrics",
     "pretraining_mlflow_metrics",
     "pretraining_history",
+    "pretraining_history_plot",
     "pretrained_encoder",
 )
 SHARED_INPUTS = ("image_shards", "downstream_catalog", "gz_evo_schema")
@@ -50,6 +51,7 @@ def template(changes: str | None = None) -> Pipeline:
                     "pretraining_metrics",
                     "pretraining_mlflow_metrics",
                     "pretraining_history",
+                    "pretraining_history_plot",
                 ],
                 name="evaluate_model",
             ),
