@@ -39,4 +39,3 @@ def test_small_totals_log_every_item(caplog: pytest.LogCaptureFixture) -> None:
         "images: 2 / 3 shards written",
         "images: 3 / 3 shards written",
     ]
-
