@@ -191,16 +191,20 @@ def build_trainer(
     import lightning.pytorch as pl
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
+    directory = checkpoint_dir(workdir)
     all_callbacks = [
+        # the epoch with the lowest val/loss: what evaluation and the encoder bundle use
         ModelCheckpoint(
-            dirpath=checkpoint_dir(workdir),
+            dirpath=directory,
             filename="best",
             monitor=MONITOR,
             mode="min",
             save_top_k=1,
-            save_last=True,
             enable_version_counter=False,
-        )
+        ),
+        # every validation's end, what a killed run resumes from. Not `save_last=True`: Lightning
+        # (2.6) then rewrites last.ckpt only at epochs that improved the monitored loss
+        ModelCheckpoint(dirpath=directory, filename="last", enable_version_counter=False),
     ]
     if config.early_stopping_patience:
         all_callbacks.append(
