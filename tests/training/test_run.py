@@ -22,6 +22,10 @@ def test_plain_ddp_without_a_launcher_is_refused(
         monkeypatch.delenv(variable, raising=False)
     with pytest.raises(ValueError, match="ddp_spawn"):
         check_launch(_trainer(tmp_path, strategy="ddp", devices=2))
+    with pytest.raises(ValueError, match="ddp_spawn"):  # auto picks ddp for several devices
+        check_launch(_trainer(tmp_path, strategy="auto", devices=2))
+    check_launch(_trainer(tmp_path, strategy="auto", devices=1))
+    check_launch(_trainer(tmp_path, strategy="auto", devices="auto", accelerator="cpu"))
     check_launch(_trainer(tmp_path, strategy="ddp_spawn", devices=2))
     check_launch(_trainer(tmp_path, strategy="ddp", devices=1))
     monkeypatch.setenv("RANK", "0")
