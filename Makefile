@@ -20,9 +20,11 @@ $(VENV)/.installed: pyproject.toml $(LOCK)
 
 setup: $(VENV)/.installed
 
-## kedro run on the embedded demo universe: every pipeline, end to end
+## kedro run on the embedded demo universe: every pipeline, end to end; then the outputs that
+## match dvc.lock go into DVC's cache, so `dvc status` and `dvc repro` know they are current
 run: setup
 	$(BIN)/kedro run
+	$(BIN)/python -m gz_evo.dvc_cache
 
 ## the test suite (unit tests, tiny end-to-end runs, real-data tests on ../shared/data)
 test: setup

@@ -19,7 +19,19 @@ PACKAGE = PROJECT_ROOT / "src" / "gz_evo"
 
 #: bottom to top; a module may import its own layer or lower ones
 LAYERS: list[set[str]] = [
-    {"runtime", "config", "memory", "hashing", "sources", "schema", "losses", "checks", "plotting"},
+    {
+        "runtime",
+        "config",
+        "memory",
+        "hashing",
+        "sources",
+        "schema",
+        "losses",
+        "checks",
+        "plotting",
+        "progress",
+        "dvc_cache",
+    },
     {"datasets", "images", "readers", "simulate", "merge"},
     {"models"},
     {"training", "evaluation", "science", "reporting"},

@@ -161,7 +161,8 @@ def test_stage_deps_cover_the_code_it_runs(stage: str, pipeline: str) -> None:
 
 def test_every_pipeline_has_a_stage() -> None:
     staged = {pipeline for _, pipeline in _kedro_stages()}
-    unstaged = set(_pipelines()) - staged - {"__default__", "finetune"}
+    # finetune needs a user's catalog; real is a union of staged pipelines for conf/paper's data
+    unstaged = set(_pipelines()) - staged - {"__default__", "finetune", "real"}
     assert not unstaged, f"pipelines without a dvc.yaml stage: {sorted(unstaged)}"
 
 

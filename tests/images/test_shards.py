@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 from pathlib import Path
 
 import fsspec
@@ -32,6 +33,19 @@ def _every_sample(shards: ShardSet, split: str) -> dict[str, dict]:
             assert sample["key"] not in out
             out[sample["key"]] = sample
     return out
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_shard_writing_logs_its_progress(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, workers: int
+) -> None:
+    caplog.set_level(logging.INFO, logger="gz_evo.images.build")
+    table = catalog(tmp_path / "images", n=20, size=40)
+    spec = ShardSpec(image_size=16, samples_per_shard=4, num_workers=workers)
+    index, _ = build_shards(tmp_path / "shards", table, None, ANSWERS, spec, seed=0)
+    shards = sum(len(entry["shards"]) for entry in index["splits"].values())
+    lines = [r.getMessage() for r in caplog.records if "shards written" in r.getMessage()]
+    assert lines[-1].startswith(f"images: {shards} / {shards} shards written (100%)")
 
 
 @pytest.mark.parametrize("encoding", ["png", "npy"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,14 @@ def test_unlabelled_catalog_is_canonical_without_votes(tmp_path: Path):
     assert tuple(table.columns) == META_COLUMNS
     assert set(table["campaign"]) == {"unlabelled"}
     assert table["image_path"][0] == f"{tmp_path}/unlabelled/images/unl-0000.png"
+
+
+def test_every_file_read_is_a_progress_line(tmp_path: Path, caplog: pytest.LogCaptureFixture):
+    caplog.set_level(logging.INFO, logger="gz_evo.readers._common")
+    written = write_image_catalog(tmp_path / "unlabelled", n=5)
+    read_image_catalog(written["path"])
+    lines = [r.getMessage() for r in caplog.records if r.name == "gz_evo.readers._common"]
+    assert len(lines) == 1 and lines[0].startswith(f"read {written['path']}: 5 rows, ")
 
 
 def test_downstream_catalog_keeps_its_labels(tmp_path: Path):

@@ -1,5 +1,7 @@
 """GalSim rendering: shape and dtype, centred light, elongated edge-on disks, looks that differ."""
 
+import logging
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -107,6 +109,19 @@ def test_every_kind_renders_and_worker_count_does_not_change_images() -> None:
     np.testing.assert_array_equal(one, two)
     assert one.shape == (12, 32, 32, 3)
     assert (one.reshape(12, -1).max(axis=1) > 60).all()  # nothing renders blank
+
+
+def test_rendering_logs_its_progress(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="gz_evo.simulate.render")
+    truth = sample_morphology(6, np.random.default_rng(1))
+    truth["uid"], truth["look"] = np.arange(6), "decals"
+    render_images(truth, {"decals": DECALS}, 16, seed=0, workers=1, chunk_size=2)
+    lines = [r.getMessage() for r in caplog.records if r.name == "gz_evo.simulate.render"]
+    assert [line.split(" (")[0] for line in lines] == [
+        "rendering: 2 / 6 galaxies",
+        "rendering: 4 / 6 galaxies",
+        "rendering: 6 / 6 galaxies",
+    ]
 
 
 def test_unknown_look_is_named() -> None:

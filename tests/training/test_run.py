@@ -28,6 +28,10 @@ def test_plain_ddp_without_a_launcher_is_refused(
         monkeypatch.delenv(variable, raising=False)
     with pytest.raises(ValueError, match="ddp_spawn"):
         check_launch(_trainer(tmp_path, strategy="ddp", devices=2))
+    with pytest.raises(ValueError, match="ddp_spawn"):  # auto picks ddp for several devices
+        check_launch(_trainer(tmp_path, strategy="auto", devices=2))
+    check_launch(_trainer(tmp_path, strategy="auto", devices=1))
+    check_launch(_trainer(tmp_path, strategy="auto", devices="auto", accelerator="cpu"))
     check_launch(_trainer(tmp_path, strategy="ddp_spawn", devices=2))
     check_launch(_trainer(tmp_path, strategy="ddp", devices=1))
     monkeypatch.setenv("RANK", "0")
@@ -106,3 +110,30 @@ def test_no_logs_give_an_empty_history(tmp_path: Path) -> None:
     history = read_history(tmp_path)
     assert history.empty and list(history.columns) == ["epoch", "step"]
     assert list(history_curves(history).columns) == ["epoch", "step"]
+
+
+def test_last_checkpoint_is_the_last_epoch_even_when_it_did_not_improve(tmp_path: Path) -> None:
+    """A killed run resumes where it stopped, not at its best epoch (Lightning's save_last=True
+    rewrites last.ckpt only at improving epochs)."""
+    import lightning.pytorch as pl
+    import torch
+
+    from gz_evo.schema import load_schema
+    from gz_evo.training.run import checkpoint_dir, fit
+    from tests.training.synthetic import SimpleAugment, SyntheticDataModule
+
+    class WorseEveryEpoch(pl.Callback):
+        def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+            trainer.callback_metrics["val/loss"] = torch.tensor(float(trainer.current_epoch))
+
+    schema = load_schema(["dr5"])
+    config = tiny_config(tmp_path / "work", max_epochs=3)
+    data = SyntheticDataModule(schema.to_dict(), n=16, size=16, batch_size=8, seed=0)
+    fit(data, config, schema, 0, SimpleAugment(16), callbacks=[WorseEveryEpoch()])
+    epochs = {
+        name: torch.load(checkpoint_dir(tmp_path / "work") / f"{name}.ckpt", weights_only=True)[
+            "epoch"
+        ]
+        for name in ("best", "last")
+    }
+    assert epochs == {"best": 0, "last": 2}

@@ -8,7 +8,7 @@ module level (kedro-mlflow materialises every catalog entry on every command).
 from __future__ import annotations
 
 import json
-import shutil
+import os
 from pathlib import Path
 from typing import Any
 
@@ -72,8 +72,11 @@ class EncoderDataset(AbstractDataset[dict, dict]):
 
 
 class CheckpointFileDataset(AbstractDataset[str, str]):
-    """A copy of a Lightning checkpoint: ``save(path_of_source)`` copies it in atomically.
+    """A portable copy of a Lightning checkpoint: ``save(path_of_source)`` writes it atomically.
 
+    Lightning's ModelCheckpoint stores its folder and file names as absolute paths in the
+    checkpoint; the copy has them relative to the project folder (the working directory), so
+    the file has the same bytes on every machine and names no machine's folders.
     ``load()`` returns the file's path; read it with ``torch.load(path, weights_only=True)``.
     """
 
@@ -87,14 +90,33 @@ class CheckpointFileDataset(AbstractDataset[str, str]):
         return str(self._filepath)
 
     def save(self, data: str) -> None:
+        import torch
+
+        checkpoint = torch.load(data, map_location="cpu", weights_only=True)
+        portable = relative_paths(checkpoint, Path.cwd())
         with atomic_write_path(self._filepath, suffix=".ckpt") as temporary:
-            shutil.copyfile(data, temporary)
+            with open(temporary, "wb") as handle:  # a handle: the zip's folder is "archive",
+                torch.save(portable, handle)  # not the random temporary file's name
 
     def _exists(self) -> bool:
         return self._filepath.is_file()
 
     def _describe(self) -> dict[str, Any]:
         return {"filepath": str(self._filepath)}
+
+
+def relative_paths(value: Any, root: Path) -> Any:
+    """``value`` with every string that is an absolute path inside ``root`` made relative to it
+    (dict keys and values, lists and tuples walked; anything else, tensors included, kept)."""
+    if isinstance(value, dict):
+        return {relative_paths(k, root): relative_paths(v, root) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(relative_paths(item, root) for item in value)
+    if isinstance(value, str) and os.path.isabs(value):
+        path = Path(value)
+        if path.is_relative_to(root):
+            return str(path.relative_to(root))
+    return value
 
 
 class RankZeroDataset(AbstractDataset[Any, Any]):

@@ -20,6 +20,7 @@ import pandas as pd
 
 from gz_evo.images.decode import BadImage, DecodeConfig, load_galaxy, source_name
 from gz_evo.images.shards import SPLITS, ShardWriter, write_index
+from gz_evo.progress import ProgressLog
 
 logger = logging.getLogger(__name__)
 
@@ -173,16 +174,18 @@ def build_shards(
     logger.info(
         "images: %d galaxies in %d shard(s) to write", sum(len(t.rows) for t in tasks), len(tasks)
     )
+    progress = ProgressLog(logger, "images", len(tasks), "shards written")
+    results = []
     if spec.num_workers > 1:
         with ProcessPoolExecutor(spec.num_workers) as pool:
             futures = [pool.submit(_run_task, t, out_dir, spec, image_root, config) for t in tasks]
-            results = [future.result() for future in futures]
+            for future in futures:
+                results.append(future.result())
+                progress.advance()
     else:
-        results = []
-        for number, task in enumerate(tasks, start=1):
+        for task in tasks:
             results.append(_run_task(task, out_dir, spec, image_root, config))
-            if number % 50 == 0:
-                logger.info("images: %d / %d shards written", number, len(tasks))
+            progress.advance()
     shards: dict[str, list[dict]] = {split: [] for split in SPLITS if split != "unlabelled"}
     if unlabelled is not None and len(unlabelled):
         shards["unlabelled"] = []

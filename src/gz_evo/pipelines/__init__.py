@@ -1,0 +1,1 @@
+"""Kedro pipelines: one package per `kedro run --pipelines NAME` (see pipeline_registry)."""

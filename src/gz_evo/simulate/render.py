@@ -19,12 +19,17 @@ Every galaxy has its own seed, so images do not depend on how many worker proces
 from __future__ import annotations
 
 import concurrent.futures
+import logging
 import multiprocessing
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+from gz_evo.progress import ProgressLog
+
+logger = logging.getLogger(__name__)
 
 # g, r, z flux per unit r-band flux of the two populations (red: old stars; blue: young). Through
 # the decals look's stretch, old light is beige to yellow and young light faintly blue, as in DECaLS
@@ -380,15 +385,21 @@ def render_images(
     rows = _records(truth)
     chunks = [rows[start : start + chunk_size] for start in range(0, len(rows), chunk_size)]
     looks = dict(looks)
+    progress = ProgressLog(logger, "rendering", len(rows), "galaxies")
+    parts = []
     if workers <= 1 or len(chunks) <= 1:
-        parts = [_render_chunk(chunk, looks, image_size, seed) for chunk in chunks]
+        for chunk in chunks:
+            parts.append(_render_chunk(chunk, looks, image_size, seed))
+            progress.advance(len(chunk))
     else:
         context = multiprocessing.get_context("spawn")
         with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
             futures = [
                 pool.submit(_render_chunk, chunk, looks, image_size, seed) for chunk in chunks
             ]
-            parts = [future.result() for future in futures]
+            for chunk, future in zip(chunks, futures, strict=True):
+                parts.append(future.result())
+                progress.advance(len(chunk))
     if not parts:
         return np.empty((0, image_size, image_size, 3), dtype=np.uint8)
     return np.concatenate(parts)

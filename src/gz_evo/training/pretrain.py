@@ -33,22 +33,18 @@ def fit_pretraining(
     config: PretrainingConfig,
     seed: int,
     augment: nn.Module,
-    callbacks: list | None = None,
 ) -> Path | None:
     """Train (or resume, or skip when finished) in ``config.workdir``; the chosen checkpoint on
     rank 0, None on other ranks.
 
-    ``downstream_catalog`` feeds the kNN monitor (``pretraining.monitor``; None: no monitor);
-    ``callbacks``: more Lightning callbacks.
+    ``downstream_catalog`` feeds the kNN monitor (``pretraining.monitor``; None: no monitor).
     """
     from gz_evo.training.monitors import knn_monitor
     from gz_evo.training.run import fit
 
     datamodule = GZEvoDataModule.from_config(image_shards, schema, config.data, seed)
     monitor = knn_monitor(downstream_catalog, config.monitor, datamodule.image_size, seed)
-    all_callbacks = [monitor] if monitor is not None else []
-    all_callbacks += list(callbacks or [])
-    return fit(datamodule, config, schema, seed, augment, callbacks=all_callbacks)
+    return fit(datamodule, config, schema, seed, augment, callbacks=[monitor] if monitor else None)
 
 
 def evaluate_pretraining(

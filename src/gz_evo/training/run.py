@@ -41,22 +41,36 @@ HISTORY = "history"
 
 
 def check_launch(trainer: TrainerConfig) -> None:
-    """Refuse ``strategy: ddp`` with several processes in a plain ``kedro run``.
+    """Refuse ``strategy: ddp`` (or ``auto``, which picks it) with several processes in a plain
+    ``kedro run``.
 
     Lightning's ``ddp`` re-executes the command line once per extra process, which for
     ``kedro run`` means re-running the whole pipeline per rank. Inside one node use
     ``ddp_spawn``; across nodes launch ranks with torchrun or srun (they set RANK/SLURM_PROCID).
     """
     strategy = str(trainer.strategy)
-    several = trainer.devices not in (1, "1") or trainer.num_nodes > 1
+    re_executes = strategy == "auto" or (
+        strategy.startswith("ddp") and not strategy.startswith("ddp_spawn")
+    )
     launched = any(os.environ.get(v) for v in ("RANK", "LOCAL_RANK", "SLURM_PROCID"))
-    if strategy.startswith("ddp") and not strategy.startswith("ddp_spawn") and several:
-        if not launched:
-            raise ValueError(
-                f"pretraining.trainer.strategy={strategy!r} with devices={trainer.devices!r} "
-                "needs a launcher: use strategy ddp_spawn inside one node, or start one process "
-                "per device with torchrun / srun (see README, 'Pretraining on GPU clusters')"
-            )
+    if re_executes and _several_processes(trainer) and not launched:
+        raise ValueError(
+            f"pretraining.trainer.strategy={strategy!r} with devices={trainer.devices!r} "
+            "needs a launcher: use strategy ddp_spawn inside one node, or start one process "
+            "per device with torchrun / srun (see README, 'Pretraining on GPU clusters')"
+        )
+
+
+def _several_processes(trainer: TrainerConfig) -> bool:
+    """Whether Lightning will start more than one training process for these settings."""
+    if trainer.num_nodes > 1:
+        return True
+    if trainer.devices in ("auto", -1, "-1"):  # every visible GPU
+        import torch
+
+        gpus = trainer.accelerator in ("auto", "gpu", "cuda") and torch.cuda.device_count()
+        return bool(gpus) and gpus > 1
+    return trainer.devices not in (1, "1")
 
 
 def _write_json(path: Path, value: dict) -> None:
@@ -199,16 +213,20 @@ def build_trainer(
     import lightning.pytorch as pl
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
+    directory = checkpoint_dir(workdir)
     all_callbacks = [
+        # the epoch with the lowest val/loss: what evaluation and the encoder bundle use
         ModelCheckpoint(
-            dirpath=checkpoint_dir(workdir),
+            dirpath=directory,
             filename="best",
             monitor=MONITOR,
             mode="min",
             save_top_k=1,
-            save_last=True,
             enable_version_counter=False,
-        )
+        ),
+        # every validation's end, what a killed run resumes from. Not `save_last=True`: Lightning
+        # (2.6) then rewrites last.ckpt only at epochs that improved the monitored loss
+        ModelCheckpoint(dirpath=directory, filename="last", enable_version_counter=False),
     ]
     if config.early_stopping_patience:
         all_callbacks.append(

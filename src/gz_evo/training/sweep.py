@@ -182,9 +182,8 @@ def run_point(point: SweepPoint, image_shards: Any, schema: Schema) -> tuple[dic
     resumed = (checkpoint_dir(workdir) / "last.ckpt").is_file()
     started = time.perf_counter()
     config, seed = point.config, point.seed
-    counter = step_counter()
     augment = GalaxyAugment.from_params(point.augment, seed)
-    checkpoint = fit_pretraining(image_shards, None, schema, config, seed, augment, [counter])
+    checkpoint = fit_pretraining(image_shards, None, schema, config, seed, augment)
     if checkpoint is None:
         raise RuntimeError(
             "the scaling sweep runs in one process: set scaling.pretraining.trainer to one "
@@ -199,9 +198,7 @@ def run_point(point: SweepPoint, image_shards: Any, schema: Schema) -> tuple[dic
         GalaxyAugment.from_params(point.augment, seed),
         vote_fractions=False,
     )
-    steps = counter.global_step  # None when fit found the training finished before
-    if steps is None:
-        steps = json.loads((workdir / "done.json").read_text())["global_step"]
+    steps = json.loads((workdir / "done.json").read_text())["global_step"]
     row = {
         "point_id": point.point_id,
         "model": point.model,
@@ -231,23 +228,6 @@ def run_point(point: SweepPoint, image_shards: Any, schema: Schema) -> tuple[dic
         shutil.rmtree(checkpoint_dir(workdir), ignore_errors=True)
         (workdir / "done.json").unlink(missing_ok=True)  # result.json is the point's record now
     return row, "resumed" if resumed else "trained"
-
-
-def step_counter() -> Any:
-    """A Lightning callback that keeps the trainer's global step when training ends.
-
-    The steps trained, for ``images_seen``: ``done.json`` holds ``last.ckpt``'s step, and
-    Lightning (2.6) rewrites ``last.ckpt`` only at epochs that improved the monitored loss.
-    """
-    import lightning.pytorch as pl
-
-    class StepCounter(pl.Callback):
-        global_step: int | None = None
-
-        def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-            self.global_step = int(trainer.global_step)
-
-    return StepCounter()
 
 
 def count_parameters(config: PretrainingConfig, schema: Schema, augment: dict) -> int:

@@ -17,8 +17,12 @@ logger = logging.getLogger(__name__)
 POINT_COLUMNS = (
     "point_id", "model", "architecture", "timm_kwargs", "parameters", "fraction", "replicate",
     "seed", "train_images", "epochs", "steps", "images_seen", "best_step", "test_loss",
-    "val_loss", "test_uniform_loss", "train_seconds",
+    "val_loss", "test_uniform_loss",
 )  # fmt: skip
+
+#: in the log and each point's MLflow child run, not in the table DVC tracks: wall time differs
+#: from run to run, and the table must have the same bytes whenever the losses do
+RUN_ONLY_COLUMNS = ("train_seconds",)
 
 
 def run_scaling_sweep(
@@ -49,7 +53,7 @@ def points_table(rows: list[dict]) -> pd.DataFrame:
     """Rows in a fixed column order: :data:`POINT_COLUMNS`, then ``test_loss_campaign/<c>``
     and ``test_loss_question/<q>`` (NaN where a point's test split lacks them)."""
     table = pd.DataFrame(rows)
-    rest = sorted(c for c in table.columns if c not in POINT_COLUMNS)
+    rest = sorted(c for c in table.columns if c not in (*POINT_COLUMNS, *RUN_ONLY_COLUMNS))
     return table[[*POINT_COLUMNS, *rest]].reset_index(drop=True)
 
 
