@@ -122,6 +122,7 @@ KEDRO_MLFLOW_TAGS = {  # what kedro-mlflow and MLflow set on a run of /srv/me/gz
     "mlflow.source.git.repoURL": "/srv/me/elsewhere",
     "runtime_params": "{'predict': {'catalog': '/srv/me/gz_evo/data/x.csv'}, 'o': '/home/me/y'}",
     "kedro_command": "kedro run --pipeline=gz_evo,pretraining",
+    "runner": "<kedro.runner.sequential_runner.SequentialRunner object at 0x7fcf9bfb7950>",
 }
 
 
@@ -137,6 +138,7 @@ def test_run_tags_add_git_and_pipelines_and_leave_no_machine_path() -> None:
         "mlflow.source.git.commit": "a" * 40,
         "mlflow.source.git.branch": "main",
         "mlflow.source.name": "kedro",
+        "runner": "SequentialRunner",
         "runtime_params": "{'predict': {'catalog': './data/x.csv'}, 'o': '~/y'}",
     }
     # outside a checkout: the commit is unknown and MLflow's guess goes

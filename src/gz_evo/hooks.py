@@ -270,6 +270,10 @@ def run_tags(
         delete.append(_MLFLOW_GIT_REPO_URL)
     if _SOURCE_NAME in tags and _is_local_path(tags[_SOURCE_NAME]):
         new[_SOURCE_NAME] = Path(tags[_SOURCE_NAME]).name
+    # Kedro records a runner instance as its repr: the class name says it without the address
+    runner = re.fullmatch(r"<(?:[\w]+\.)*(\w+) object at 0x[0-9a-fA-F]+>", tags.get("runner", ""))
+    if runner:
+        new["runner"] = runner.group(1)
     for key, value in tags.items():
         if key in new or key in delete:
             continue
