@@ -131,8 +131,10 @@ def _dataset_modules(pipeline: str) -> set[str]:
     modules = set()
     for dataset in _pipelines()[pipeline].datasets():
         entry = _catalog_entry(catalog, dataset)
-        if entry and isinstance(entry.get("type"), str) and entry["type"].startswith("gz_evo."):
-            modules.add(entry["type"].rpartition(".")[0])
+        while isinstance(entry, dict):  # wrappers too (OptionalDataset, MlflowArtifactDataset)
+            if isinstance(entry.get("type"), str) and entry["type"].startswith("gz_evo."):
+                modules.add(entry["type"].rpartition(".")[0])
+            entry = entry.get("dataset")
     return modules
 
 

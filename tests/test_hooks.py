@@ -1,17 +1,29 @@
-"""The input-checksum hook: which inputs it logs, and how it fingerprints files and folders."""
+"""The project's hooks: the input checksums (which inputs, how files and folders are fingerprinted)
+and the MLflow run's tags (git, pipelines, no machine paths; after kedro-mlflow, rank 0 only)."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import subprocess
 from pathlib import Path
 
+import pytest
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.pipeline import Node, Pipeline
 
 from gz_evo.datasets import AtomicJSONDataset
 from gz_evo.datasets.raw import RawCatalog
-from gz_evo.hooks import InputChecksumHooks, dataset_paths, fingerprint, folder_manifest
+from gz_evo.hooks import (
+    InputChecksumHooks,
+    MlflowRunTagsHooks,
+    dataset_paths,
+    fingerprint,
+    folder_manifest,
+    git_state,
+    run_tags,
+    without_machine_paths,
+)
 
 
 def test_a_file_gets_its_sha256_and_a_folder_its_manifest(tmp_path: Path) -> None:
@@ -74,3 +86,103 @@ def test_only_the_runs_inputs_are_logged_once_each(tmp_path: Path) -> None:
     digest = hashlib.sha256(b"[1]").hexdigest()
     assert inputs == [f"input source: {source} sha256={digest} (3 bytes)"]
     assert lines.lines[0].startswith("kedro run r1: pipelines __default__, env test")
+
+
+# ---- MLflow run tags ---------------------------------------------------------------------------
+
+
+def _git(project: Path, *args: str) -> str:
+    command = ["git", "-C", str(project), "-c", "user.name=t", "-c", "user.email=t@example.org"]
+    return subprocess.run([*command, *args], check=True, capture_output=True, text=True).stdout
+
+
+def test_git_state_gives_the_commit_and_whether_tracked_files_changed(tmp_path: Path) -> None:
+    assert git_state(tmp_path) == {}  # not a checkout
+    (tmp_path / "a.txt").write_text("1")
+    _git(tmp_path, "init", "-q", "-b", "trunk")
+    _git(tmp_path, "add", "a.txt")
+    _git(tmp_path, "commit", "-q", "-m", "one")
+    commit = _git(tmp_path, "rev-parse", "HEAD").strip()
+    (tmp_path / "untracked.txt").write_text("data")
+    assert git_state(tmp_path) == {"commit": commit, "dirty": "false", "branch": "trunk"}
+    (tmp_path / "a.txt").write_text("2")
+    assert git_state(tmp_path)["dirty"] == "true"
+
+
+RUN_PARAMS = {
+    "project_path": "/srv/me/gz_evo",
+    "pipeline_names": ["gz_evo", "pretraining"],
+    "namespaces": ["main"],
+}
+KEDRO_MLFLOW_TAGS = {  # what kedro-mlflow and MLflow set on a run of /srv/me/gz_evo
+    "project_path": "/srv/me/gz_evo",
+    "env": "local",
+    "mlflow.source.name": "/srv/me/gz_evo/.venv/bin/kedro",
+    "mlflow.source.git.commit": "f" * 40,  # found beside the venv's script: another checkout
+    "mlflow.source.git.repoURL": "/srv/me/elsewhere",
+    "runtime_params": "{'predict': {'catalog': '/srv/me/gz_evo/data/x.csv'}, 'o': '/home/me/y'}",
+    "kedro_command": "kedro run --pipeline=gz_evo,pretraining",
+    "runner": "<kedro.runner.sequential_runner.SequentialRunner object at 0x7fcf9bfb7950>",
+}
+
+
+def test_run_tags_add_git_and_pipelines_and_leave_no_machine_path() -> None:
+    git = {"commit": "a" * 40, "dirty": "true", "branch": "main"}
+    new, delete = run_tags(KEDRO_MLFLOW_TAGS, RUN_PARAMS, git, Path("/home/me"))
+    assert sorted(delete) == ["mlflow.source.git.repoURL", "project_path"]
+    assert new == {
+        "kedro_pipelines": "gz_evo+pretraining",
+        "kedro_namespaces": "main",
+        "git_commit": "a" * 40,
+        "git_dirty": "true",
+        "mlflow.source.git.commit": "a" * 40,
+        "mlflow.source.git.branch": "main",
+        "mlflow.source.name": "kedro",
+        "runner": "SequentialRunner",
+        "runtime_params": "{'predict': {'catalog': './data/x.csv'}, 'o': '~/y'}",
+    }
+    # outside a checkout: the commit is unknown and MLflow's guess goes
+    new, delete = run_tags(KEDRO_MLFLOW_TAGS, {"project_path": "/srv/me/gz_evo"}, {}, None)
+    assert new["git_commit"] == "unknown" and "git_dirty" not in new
+    assert new["kedro_pipelines"] == "__default__"
+    assert "mlflow.source.git.commit" in delete
+
+
+def test_a_folder_is_replaced_where_it_is_named_whole() -> None:
+    home = Path("/home/ann")
+    text = "/home/ann/x, /home/anna/y, '/home/ann'] /srv/p/data /srv/pp"
+    assert (
+        without_machine_paths(text, Path("/srv/p"), home)
+        == "~/x, /home/anna/y, '~'] ./data /srv/pp"
+    )
+
+
+def test_the_tags_hook_runs_after_kedro_mlflows_and_on_rank_zero_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mlflow
+    from kedro.framework.hooks.manager import _create_hook_manager
+    from kedro_mlflow.framework.hooks import MlflowHook
+
+    ours, theirs = MlflowRunTagsHooks(), MlflowHook()
+    # a session registers settings.HOOKS before plugins; ours comes last either way (trylast)
+    for order in ((ours, theirs), (theirs, ours)):
+        manager = _create_hook_manager()
+        for hooks in order:
+            manager.register(hooks)
+        impls = manager.hook.before_pipeline_run.get_hookimpls()
+        called = [impl.plugin for impl in reversed(impls)]  # pluggy calls the list backwards
+        assert called.index(theirs) < called.index(ours)
+
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    run_params = {"project_path": str(tmp_path), "pipeline_names": ["demo"]}
+    with mlflow.start_run() as run:
+        mlflow.set_tag("project_path", str(tmp_path))
+        monkeypatch.setenv("RANK", "1")
+        ours.before_pipeline_run(run_params, None, None)
+        assert "kedro_pipelines" not in mlflow.get_run(run.info.run_id).data.tags
+        monkeypatch.delenv("RANK")
+        ours.before_pipeline_run(run_params, None, None)
+    tags = mlflow.get_run(run.info.run_id).data.tags
+    assert tags["kedro_pipelines"] == "demo" and tags["git_commit"] == "unknown"
+    assert "project_path" not in tags

@@ -6,11 +6,13 @@ environment (``GZ_EVO_MLFLOW_URI``): tests and clusters relocate the store witho
 
 from omegaconf.resolvers import oc
 
-from gz_evo.hooks import InputChecksumHooks
+from gz_evo.hooks import InputChecksumHooks, MlflowRunTagsHooks
 from gz_evo.runtime import process_rank
 
-# Every run's log (logs/info.log, conf/logging.yml) names the input files it read, with checksums.
-HOOKS = (InputChecksumHooks(),)
+# Every run's log (logs/info.log, conf/logging.yml) names the input files it read, with checksums;
+# every run's MLflow run gets the git commit and the pipelines run as tags, and no machine paths
+# (after kedro-mlflow has started it; on rank 0 only, like kedro-mlflow's hooks below).
+HOOKS = (InputChecksumHooks(), MlflowRunTagsHooks())
 
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
