@@ -65,3 +65,27 @@ def project_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "logs").mkdir()  # conf/logging.yml writes logs/info.log
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture
+def run_pipelines(
+    project_copy: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+):
+    """``run_pipelines(*names, runtime_params=None)``: a Kedro session (env ``test``) in
+    :func:`project_copy` runs the pipelines, logging to a temporary MLflow store; returns the
+    store's tracking URI."""
+    from kedro.framework.session import KedroSession
+    from kedro.framework.startup import bootstrap_project
+
+    uri = f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
+    monkeypatch.setenv("GZ_EVO_MLFLOW_URI", uri)
+
+    def run(*names: str, runtime_params: dict | None = None) -> str:
+        bootstrap_project(project_copy)
+        with KedroSession.create(
+            project_path=project_copy, env="test", runtime_params=runtime_params
+        ) as session:
+            session.run(pipeline_names=list(names))
+        return uri
+
+    return run

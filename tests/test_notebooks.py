@@ -32,22 +32,13 @@ def test_committed_without_outputs_with_a_parameters_cell(path: Path) -> None:
 
 @pytest.mark.slow
 def test_notebooks_run_end_to_end_on_a_tiny_run(
-    project_copy: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+    project_copy: Path, run_pipelines, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import nbformat
-    from kedro.framework.session import KedroSession
-    from kedro.framework.startup import bootstrap_project
     from nbclient import NotebookClient
 
-    store = tmp_path_factory.mktemp("mlflow") / "mlflow.db"
-    monkeypatch.setenv("GZ_EVO_MLFLOW_URI", f"sqlite:///{store}")
-    bootstrap_project(project_copy)
     # 30 downstream galaxies: enough labels for finetune.min_labelled (20) in notebook 02
-    more_labels = {"demo": {"downstream": {"n": 30}}}
-    with KedroSession.create(
-        project_path=project_copy, env="test", runtime_params=more_labels
-    ) as session:
-        session.run(pipeline_names=["__default__"])
+    run_pipelines("__default__", runtime_params={"demo": {"downstream": {"n": 30}}})
     # the kernels inherit these: the notebooks' parameters cells read them
     monkeypatch.setenv("GZ_EVO_PROJECT", str(project_copy))
     monkeypatch.setenv("GZ_EVO_ENV", "test")

@@ -6,19 +6,12 @@ import json
 from pathlib import Path
 
 import mlflow
-import pytest
-from kedro.framework.session import KedroSession
-from kedro.framework.startup import bootstrap_project
 
 
 def test_default_pipeline_runs_in_a_session_and_logs_one_mlflow_run(
-    project_copy: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+    project_copy: Path, run_pipelines
 ) -> None:
-    store = tmp_path_factory.mktemp("mlflow") / "mlflow.db"
-    monkeypatch.setenv("GZ_EVO_MLFLOW_URI", f"sqlite:///{store}")
-    bootstrap_project(project_copy)
-    with KedroSession.create(project_path=project_copy, env="test") as session:
-        session.run(pipeline_names=["__default__"])
+    store = run_pipelines("__default__")
 
     schema = json.loads((project_copy / "data/03_primary/gz_evo_schema.json").read_text())
     metrics = json.loads(
@@ -26,7 +19,7 @@ def test_default_pipeline_runs_in_a_session_and_logs_one_mlflow_run(
     )
     assert metrics["schema_answers"] == schema["n_answers"] > 0
 
-    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{store}")
+    client = mlflow.MlflowClient(tracking_uri=store)
     experiment = client.get_experiment_by_name("gz_evo")
     runs = client.search_runs([experiment.experiment_id])
     top_level = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
