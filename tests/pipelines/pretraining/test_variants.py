@@ -60,5 +60,5 @@ def test_every_variant_is_a_dvc_stage_that_cannot_go_stale() -> None:
         assert listed == expected | {f"pretraining_variants.{name}"}
         outs = {next(iter(o)) if isinstance(o, dict) else o for o in stage["outs"]}
         assert f"data/06_models/{name}_encoder" in outs
-        metrics = [next(iter(m)) for m in stage["metrics"]]
+        metrics = [next(iter(m)) if isinstance(m, dict) else m for m in stage["metrics"]]
         assert metrics == [f"data/08_reporting/{name}_pretraining_metrics.json"]
