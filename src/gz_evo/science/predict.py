@@ -57,13 +57,10 @@ class GallerySettings:
 
 
 @dataclass(frozen=True)
-class PredictSettings:
-    """``predict`` in parameters_predict.yml (every key required there)."""
+class PredictSettings(CatalogSettings):
+    """``predict`` in parameters_predict.yml (every key required there): the catalog keys of
+    :class:`CatalogSettings`, then these."""
 
-    catalog: str | tuple[str, ...]
-    id_column: str
-    image_column: str
-    image_root: str | None
     encoder: str
     campaigns: tuple[str, ...] | None
     mc_dropout_samples: int
@@ -81,10 +78,6 @@ class PredictSettings:
         if not 0.0 < settings.interval < 1.0:
             raise ScienceInputError(f"predict.interval must be in (0, 1), got {settings.interval}")
         return settings
-
-    @property
-    def catalog_settings(self) -> CatalogSettings:
-        return CatalogSettings(self.catalog, self.id_column, self.image_column, self.image_root)
 
 
 # --- the mathematics ------------------------------------------------------------------------

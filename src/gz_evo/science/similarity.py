@@ -60,13 +60,10 @@ class TruthSettings:
 
 
 @dataclass(frozen=True)
-class SimilaritySettings:
-    """``similarity`` in parameters_similarity.yml (every key required there)."""
+class SimilaritySettings(CatalogSettings):
+    """``similarity`` in parameters_similarity.yml (every key required there): the catalog keys
+    of :class:`CatalogSettings`, then these."""
 
-    catalog: str | tuple[str, ...]
-    id_column: str
-    image_column: str
-    image_root: str | None
     encoder: str
     baselines: tuple[str, ...]
     pca_components: int
@@ -84,10 +81,6 @@ class SimilaritySettings:
         if unknown:
             raise ScienceInputError(f"similarity.baselines: unknown {unknown}; known: random_init")
         return settings
-
-    @property
-    def catalog_settings(self) -> CatalogSettings:
-        return CatalogSettings(self.catalog, self.id_column, self.image_column, self.image_root)
 
 
 # --- PCA ------------------------------------------------------------------------------------

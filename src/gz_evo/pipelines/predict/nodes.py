@@ -12,7 +12,7 @@ def predict_galaxies(encoder: dict, params: dict, seed: int) -> Any:
     from gz_evo.science.predict import PredictionStream, Predictor, PredictSettings
 
     settings = PredictSettings.from_params(params)
-    table = read_catalog(settings.catalog_settings, "predict.catalog")
+    table = read_catalog(settings, "predict.catalog")
     bundle = resolve_bundle(settings.encoder, encoder, "predict.encoder")
     return PredictionStream(Predictor(bundle, settings.mc_dropout_samples), table, settings, seed)
 
@@ -36,7 +36,7 @@ def draw_prediction_gallery(
         np.random.default_rng(seed).permutation(len(friendly))[: settings.gallery.galaxies]
     )
     rows = friendly.iloc[chosen]
-    table = read_catalog(settings.catalog_settings, "predict.catalog").set_index("id_str")
+    table = read_catalog(settings, "predict.catalog").set_index("id_str")
     images = [
         load_galaxy(
             table.at[galaxy, "image_path"],

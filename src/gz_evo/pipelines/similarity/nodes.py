@@ -22,7 +22,7 @@ def embed_similarity_catalog(encoder: dict, params: dict, seed: int) -> dict[str
     from gz_evo.training.downstream import EncoderChoice, augment_of, build_encoders
 
     settings = SimilaritySettings.from_params(params)
-    table = read_catalog(settings.catalog_settings, "similarity.catalog")
+    table = read_catalog(settings, "similarity.catalog")
     bundle = resolve_bundle(settings.encoder, encoder, "similarity.encoder")
     reference = bundle["config"]
     choices = [EncoderChoice(MAIN, "bundle", bundle)]
@@ -91,7 +91,7 @@ def find_similar_galaxies(
         resolve_bundle(settings.encoder, encoder, "similarity.encoder") if query.image else None
     )
     search = SimilaritySearch(index["ids"], pca, NeighbourIndex.from_arrays(index), bundle)
-    table = read_catalog(settings.catalog_settings, "similarity.catalog").set_index("id_str")
+    table = read_catalog(settings, "similarity.catalog").set_index("id_str")
 
     def image_of(galaxy: str) -> np.ndarray:
         return load_galaxy(
