@@ -7,7 +7,9 @@ it), so the fixtures pass every check unless a test breaks them on purpose.
 from __future__ import annotations
 
 import io
+import logging
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -281,3 +283,33 @@ def write_universe(raw: Path, campaign_dir: Path, n: int = 12) -> dict:
         "unlabelled": write_image_catalog(raw / "unlabelled", n=5),
         "downstream": write_image_catalog(raw / "downstream", n=6, prefix="ds", labels=True),
     }
+
+
+def write_project_universe(project: Path, n: int) -> dict:
+    """:func:`write_universe` in a project's ``data/01_raw/demo``, demo_deep voting in the
+    project's own ``demo_deep.yaml`` (the fixture's campaign file copied in if it has none)."""
+    campaign_dir = project / "conf" / "base" / "campaigns"
+    scratch = project / "scratch_campaigns"
+    universe = write_universe(project / "data/01_raw/demo", scratch, n=n)
+    if not (campaign_dir / "demo_deep.yaml").exists():
+        shutil.copy(scratch / "demo_deep.yaml", campaign_dir / "demo_deep.yaml")
+    else:
+        schema = load_campaign("demo_deep", [campaign_dir])
+        frame = pd.read_csv(universe["demo_deep"]["path"])[["id_str", "file_loc"]]
+        votes = tree_votes(schema, len(frame), np.random.default_rng(0))
+        pd.concat([frame, pd.DataFrame(votes)], axis=1).to_csv(
+            universe["demo_deep"]["path"], index=False
+        )
+    shutil.rmtree(scratch)
+    return universe
+
+
+class LogLines(logging.Handler):
+    """Collects the messages of the records it handles (attach it to a logger under test)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())

@@ -24,6 +24,7 @@ from gz_evo.hooks import (
     run_tags,
     without_machine_paths,
 )
+from tests.gz_fixtures import LogLines
 
 
 def test_a_file_gets_its_sha256_and_a_folder_its_manifest(tmp_path: Path) -> None:
@@ -53,15 +54,6 @@ def test_paths_come_from_a_raw_catalog_or_the_dataset_description(tmp_path: Path
     assert dataset_paths(MemoryDataset(1), 1) == []
 
 
-class _Lines(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(record.getMessage())
-
-
 def test_only_the_runs_inputs_are_logged_once_each(tmp_path: Path) -> None:
     source = tmp_path / "in.json"
     source.write_text("[1]")
@@ -69,7 +61,7 @@ def test_only_the_runs_inputs_are_logged_once_each(tmp_path: Path) -> None:
                            "middle": AtomicJSONDataset(str(tmp_path / "mid.json"))})  # fmt: skip
     pipeline = Pipeline([Node(lambda x: x, "source", "middle", name="copy"),
                          Node(lambda x: x, "middle", "out", name="again")])  # fmt: skip
-    hooks, lines = InputChecksumHooks(), _Lines()
+    hooks, lines = InputChecksumHooks(), LogLines()
     logger = logging.getLogger("gz_evo.inputs")
     level = logger.level
     logger.addHandler(lines)

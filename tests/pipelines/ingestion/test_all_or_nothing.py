@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import shutil
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
 from gz_evo.checks import IngestionError
-from gz_evo.schema import load_campaign
-from tests.gz_fixtures import tree_votes, write_universe
+from tests.gz_fixtures import LogLines, write_project_universe
 
 pytestmark = pytest.mark.slow
 
@@ -29,34 +26,10 @@ OUTPUTS = [
 ]
 
 
-def _universe(project: Path) -> dict:
-    """The tiny universe in the demo's raw folders, demo_deep voting in the project's schema."""
-    campaign_dir = project / "conf" / "base" / "campaigns"
-    scratch = project / "scratch_campaigns"
-    universe = write_universe(project / "data/01_raw/demo", scratch, n=8)
-    schema = load_campaign("demo_deep", [campaign_dir])
-    frame = pd.read_csv(universe["demo_deep"]["path"])[["id_str", "file_loc"]]
-    votes = tree_votes(schema, len(frame), np.random.default_rng(0))
-    pd.concat([frame, pd.DataFrame(votes)], axis=1).to_csv(
-        universe["demo_deep"]["path"], index=False
-    )
-    shutil.rmtree(scratch)
-    return universe
-
-
 def _run(project: Path) -> None:
     bootstrap_project(project)
     with KedroSession.create(project_path=project, env="base") as session:
         session.run(pipeline_names=["ingestion"])
-
-
-class _Lines(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(record.getMessage())
 
 
 def test_a_failing_source_leaves_every_output_as_it_was(
@@ -64,8 +37,8 @@ def test_a_failing_source_leaves_every_output_as_it_was(
 ) -> None:
     store = tmp_path_factory.mktemp("mlflow") / "mlflow.db"
     monkeypatch.setenv("GZ_EVO_MLFLOW_URI", f"sqlite:///{store}")
-    universe = _universe(project_copy)
-    lines, inputs_logger = _Lines(), logging.getLogger("gz_evo.inputs")
+    universe = write_project_universe(project_copy, n=8)
+    lines, inputs_logger = LogLines(), logging.getLogger("gz_evo.inputs")
     level = inputs_logger.level
     inputs_logger.addHandler(lines)
     inputs_logger.setLevel(logging.INFO)

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import mlflow
-import numpy as np
 import pandas as pd
 import pytest
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
-from gz_evo.schema import load_campaign, load_schema
-from tests.gz_fixtures import tree_votes, write_universe
+from gz_evo.schema import load_schema
+from tests.gz_fixtures import write_project_universe
 
 pytestmark = pytest.mark.slow
 CAMPAIGNS = ["dr5", "dr8", "gz2", "candels", "demo_deep"]
@@ -27,21 +25,7 @@ def test_ingestion_and_merge_run_on_every_published_format(
 ):
     store = tmp_path_factory.mktemp("mlflow") / "mlflow.db"
     monkeypatch.setenv("GZ_EVO_MLFLOW_URI", f"sqlite:///{store}")
-    campaign_dir = project_copy / "conf" / "base" / "campaigns"
-    # the demo's own demo_deep.yaml if the project has one, else the fixture's
-    own = (campaign_dir / "demo_deep.yaml").exists()
-    scratch = project_copy / "scratch_campaigns"
-    universe = write_universe(project_copy / "data/01_raw/demo", scratch, n=12)
-    if not own:
-        shutil.copy(scratch / "demo_deep.yaml", campaign_dir / "demo_deep.yaml")
-    else:  # votes in the project's demo_deep schema
-        schema = load_campaign("demo_deep", [campaign_dir])
-        frame = pd.read_csv(universe["demo_deep"]["path"])[["id_str", "file_loc"]]
-        votes = tree_votes(schema, len(frame), np.random.default_rng(0))
-        pd.concat([frame, pd.DataFrame(votes)], axis=1).to_csv(
-            universe["demo_deep"]["path"], index=False
-        )
-    shutil.rmtree(scratch)
+    write_project_universe(project_copy, n=12)
     params = project_copy / "conf" / "base" / "parameters_gz_evo.yml"
     text = params.read_text()
     schema_line = next(line for line in text.splitlines() if line.startswith("  schema:"))
